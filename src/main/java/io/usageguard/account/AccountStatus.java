@@ -1,0 +1,5 @@
+package io.usageguard.account;
+
+public enum AccountStatus {
+    ACTIVE, SUSPENDED, TERMINATED
+}

@@ -1,0 +1,5 @@
+package io.usageguard.identity;
+
+public enum KeyStatus {
+    ACTIVE, SUSPENDED, REVOKED
+}

@@ -1,0 +1,97 @@
+package io.usageguard.pipeline;
+
+import java.net.InetAddress;
+
+import io.usageguard.account.Account;
+import io.usageguard.identity.ApiKey;
+import io.usageguard.routing.InferenceRequest;
+import io.usageguard.routing.ModelRoute;
+import org.springframework.web.server.ServerWebExchange;
+
+/**
+ * What the guards learn about one request, in the order they learn it. Lives in the exchange's
+ * attributes under {@link #ATTR}. Holds no secret: the key itself is never stored here, only the
+ * key record (id, prefix, status) it resolved to.
+ */
+public final class GuardContext {
+
+    public static final String ATTR = GuardContext.class.getName();
+
+    private ServerWebExchange exchange;
+    private final String requestId;
+    private final long startNanos;
+    private InetAddress clientIp;
+    private ApiKey key;
+    private Account account;
+    private InferenceRequest inference;
+    private ModelRoute route;
+
+    public GuardContext(ServerWebExchange exchange, String requestId, long startNanos) {
+        this.exchange = exchange;
+        this.requestId = requestId;
+        this.startNanos = startNanos;
+    }
+
+    public static GuardContext of(ServerWebExchange exchange) {
+        return exchange.getAttribute(ATTR);
+    }
+
+    public ServerWebExchange exchange() {
+        return exchange;
+    }
+
+    /** A guard that decorates the request (e.g. replays the body it read) installs the new exchange here. */
+    public void exchange(ServerWebExchange exchange) {
+        this.exchange = exchange;
+        exchange.getAttributes().put(ATTR, this);
+    }
+
+    public String requestId() {
+        return requestId;
+    }
+
+    public long startNanos() {
+        return startNanos;
+    }
+
+    public InetAddress clientIp() {
+        return clientIp;
+    }
+
+    public void clientIp(InetAddress clientIp) {
+        this.clientIp = clientIp;
+    }
+
+    public ApiKey key() {
+        return key;
+    }
+
+    public void key(ApiKey key) {
+        this.key = key;
+    }
+
+    public Account account() {
+        return account;
+    }
+
+    public void account(Account account) {
+        this.account = account;
+    }
+
+    /** Null for requests without a model (e.g. {@code GET /v1/models}). */
+    public InferenceRequest inference() {
+        return inference;
+    }
+
+    public void inference(InferenceRequest inference) {
+        this.inference = inference;
+    }
+
+    public ModelRoute route() {
+        return route;
+    }
+
+    public void route(ModelRoute route) {
+        this.route = route;
+    }
+}

@@ -1,0 +1,115 @@
+package io.usageguard.pipeline;
+
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+import io.usageguard.account.AccountPolicyFilter;
+import io.usageguard.clientip.ClientIpFilter;
+import io.usageguard.core.ErrorResponses;
+import io.usageguard.core.GuardRejection;
+import io.usageguard.identity.IdentityFilter;
+import io.usageguard.routing.ModelRoutingFilter;
+import io.usageguard.routing.RequestBodyFilter;
+import io.usageguard.verification.VerificationFilter;
+import org.springframework.core.Ordered;
+import org.springframework.http.server.reactive.ServerHttpRequest;
+import org.springframework.stereotype.Component;
+import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.server.WebFilter;
+import org.springframework.web.server.WebFilterChain;
+import reactor.core.publisher.Mono;
+
+/**
+ * The path of every request on the public port, top to bottom. Each guard lives in the package of
+ * the restriction it enforces; this is the one place that says in which order they run. A guard
+ * that refuses ends the request with the contract's JSON error; a request that passes them all goes
+ * on to Spring Cloud Gateway, whose route for the chosen backend proxies it.
+ */
+@Component
+public class GuardPipeline implements WebFilter, Ordered {
+
+    public static final String REQUEST_ID_HEADER = "x-request-id";
+
+    private final PublicPort publicPort;
+    private final GuardFilter[] guards;
+
+    public GuardPipeline(PublicPort publicPort,
+                         ClientIpFilter clientIp,
+                         IdentityFilter identity,
+                         AccountPolicyFilter accountPolicy,
+                         RequestBodyFilter requestBody,
+                         ModelRoutingFilter modelRouting,
+                         VerificationFilter verification) {
+        this.publicPort = publicPort;
+        this.guards = List.of(
+                clientIp,          // who is calling: socket peer, X-Forwarded-For only via trusted proxies
+                identity,          // API key: format, checksum, known, revoked/expired/suspended, IP allowlist
+                accountPolicy,     // account: terminated, suspended, restricted (minor)
+                requestBody,       // body read once under the size cap; model, stream, max_tokens
+                modelRouting,      // model → backend (404), tier may use the model (403)
+                verification       // real-name verification level, pending re-verification
+        ).toArray(GuardFilter[]::new);
+    }
+
+    @Override
+    public int getOrder() {
+        return Ordered.HIGHEST_PRECEDENCE + 100;
+    }
+
+    @Override
+    public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
+        if (!publicPort.isPublic(exchange)) {
+            return chain.filter(exchange);
+        }
+        String requestId = requestId(exchange.getRequest());
+        exchange.getResponse().getHeaders().set(REQUEST_ID_HEADER, requestId);
+        if (!requestId.equals(exchange.getRequest().getHeaders().getFirst(REQUEST_ID_HEADER))) {
+            exchange = exchange.mutate().request(r -> r.headers(h -> h.set(REQUEST_ID_HEADER, requestId))).build();
+        }
+        GuardContext ctx = new GuardContext(exchange, requestId, System.nanoTime());
+        exchange.getAttributes().put(GuardContext.ATTR, ctx);
+        return new Chain(chain).next(ctx)
+                .onErrorResume(GuardRejection.class, r -> ErrorResponses.write(ctx.exchange().getResponse(), r));
+    }
+
+    private final class Chain implements GuardFilter.GuardChain {
+
+        private final WebFilterChain rest;
+        private int index;
+
+        Chain(WebFilterChain rest) {
+            this.rest = rest;
+        }
+
+        @Override
+        public Mono<Void> next(GuardContext ctx) {
+            if (index < guards.length) {
+                GuardFilter guard = guards[index++];
+                try {
+                    return guard.filter(ctx, this);
+                } catch (GuardRejection r) {
+                    return Mono.error(r);
+                }
+            }
+            return rest.filter(ctx.exchange());
+        }
+    }
+
+    /** The client's own id when it is sane (1–128 of [A-Za-z0-9._:-]); a fresh random one otherwise. */
+    static String requestId(ServerHttpRequest request) {
+        String given = request.getHeaders().getFirst(REQUEST_ID_HEADER);
+        if (given != null && given.length() <= 128 && !given.isEmpty()) {
+            boolean sane = true;
+            for (int i = 0; i < given.length() && sane; i++) {
+                char c = given.charAt(i);
+                sane = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                        || c == '-' || c == '_' || c == '.' || c == ':';
+            }
+            if (sane) {
+                return given;
+            }
+        }
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        return "req_" + Long.toHexString(r.nextLong() | Long.MIN_VALUE) + Long.toHexString(r.nextLong() | Long.MIN_VALUE);
+    }
+}

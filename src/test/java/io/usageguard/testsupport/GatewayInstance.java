@@ -1,0 +1,157 @@
+package io.usageguard.testsupport;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.usageguard.UsageGuardApplication;
+import io.usageguard.admin.AdminViews;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.web.server.context.WebServerInitializedEvent;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.http.MediaType;
+import org.springframework.test.web.reactive.server.WebTestClient;
+
+/**
+ * The real application, started on random ports in this JVM and driven over HTTP. Several may run
+ * at once (replicas sharing PostgreSQL and Redis). Defaults: an admin token, one model
+ * {@code test-model} (INDIVIDUAL) and {@code enterprise-model} (ENTERPRISE) on the given backend.
+ */
+public final class GatewayInstance implements AutoCloseable {
+
+    public static final String ADMIN_TOKEN = "test-admin-token-0123456789";
+
+    private final ConfigurableApplicationContext context;
+    private final int apiPort;
+    private final int managementPort;
+    private final WebTestClient api;
+    private final WebTestClient admin;
+
+    private GatewayInstance(Map<String, Object> properties, MutableClock clock) {
+        AtomicInteger api = new AtomicInteger(-1);
+        AtomicInteger management = new AtomicInteger(-1);
+        SpringApplicationBuilder builder = new SpringApplicationBuilder(UsageGuardApplication.class)
+                .listeners(event -> {
+                    if (event instanceof WebServerInitializedEvent e) {
+                        String ns = e.getApplicationContext().getServerNamespace();
+                        ("management".equals(ns) ? management : api).set(e.getWebServer().getPort());
+                    }
+                });
+        if (clock != null) {
+            builder.initializers(ctx -> ctx.getBeanFactory().registerSingleton("testClock", clock));
+        }
+        // as command-line arguments, so they win over application.yml like an operator's settings do
+        String[] args = properties.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue())
+                .toArray(String[]::new);
+        this.context = builder.run(args);
+        this.apiPort = api.get();
+        this.managementPort = management.get();
+        this.api = WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + apiPort)
+                .responseTimeout(Duration.ofSeconds(30)).build();
+        this.admin = WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + managementPort)
+                .defaultHeader("Authorization", "Bearer " + ADMIN_TOKEN)
+                .responseTimeout(Duration.ofSeconds(30)).build();
+    }
+
+    public static Builder builder(String backendUri) {
+        return new Builder(backendUri);
+    }
+
+    public static final class Builder {
+        private final Map<String, Object> properties = new LinkedHashMap<>();
+        private MutableClock clock;
+
+        Builder(String backendUri) {
+            properties.put("server.port", "0");
+            properties.put("management.server.port", "0");
+            properties.put("usage-guard.admin.token", ADMIN_TOKEN);
+            properties.put("usage-guard.backends.default.uri", backendUri);
+            properties.put("usage-guard.models.[test-model].backend", "default");
+            properties.put("usage-guard.models.[test-model].min-verification", "INDIVIDUAL");
+            properties.put("usage-guard.models.[enterprise-model].backend", "default");
+            properties.put("usage-guard.models.[enterprise-model].min-verification", "ENTERPRISE");
+            properties.put("spring.main.banner-mode", "off");
+            properties.putAll(Registries.h2());
+        }
+
+        public Builder property(String key, Object value) {
+            properties.put(key, value);
+            return this;
+        }
+
+        public Builder properties(Map<String, Object> more) {
+            properties.putAll(more);
+            return this;
+        }
+
+        public Builder clock(MutableClock clock) {
+            this.clock = clock;
+            return this;
+        }
+
+        public GatewayInstance start() {
+            return new GatewayInstance(properties, clock);
+        }
+    }
+
+    public WebTestClient api() {
+        return api;
+    }
+
+    public WebTestClient admin() {
+        return admin;
+    }
+
+    /** The admin API without the token. */
+    public WebTestClient adminWithoutToken() {
+        return WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + managementPort).build();
+    }
+
+    public int apiPort() {
+        return apiPort;
+    }
+
+    public int managementPort() {
+        return managementPort;
+    }
+
+    public ConfigurableApplicationContext context() {
+        return context;
+    }
+
+    public <T> T bean(Class<T> type) {
+        return context.getBean(type);
+    }
+
+    /** Creates (or updates) an account through the admin API. */
+    public void account(String accountId, String tier, String verification) {
+        admin.put().uri("/admin/accounts/{id}", accountId).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(Map.of("tier", tier, "verification", verification, "minor", false))
+                .exchange().expectStatus().isOk();
+    }
+
+    /** Issues a key through the admin API and returns it. */
+    public AdminViews.IssuedKey issueKey(String accountId) {
+        return issueKey(accountId, Map.of("name", "test"));
+    }
+
+    public AdminViews.IssuedKey issueKey(String accountId, Map<String, Object> body) {
+        return admin.post().uri("/admin/accounts/{id}/keys", accountId).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(body).exchange().expectStatus().isCreated()
+                .expectBody(AdminViews.IssuedKey.class).returnResult().getResponseBody();
+    }
+
+    /** A chat completion request with the given key. */
+    public WebTestClient.ResponseSpec chat(String key, String model) {
+        return api.post().uri("/v1/chat/completions").header("Authorization", "Bearer " + key)
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue("{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}")
+                .exchange();
+    }
+
+    @Override
+    public void close() {
+        context.close();
+    }
+}
