@@ -32,13 +32,19 @@ public class JsonErrorWebExceptionHandler implements ErrorWebExceptionHandler {
         }
         GuardRejection rejection = classify(exchange, ex);
         if (rejection.code() == ErrorCode.INTERNAL_ERROR) {
-            log.error("request {} failed: {}", exchange.getResponse().getHeaders().getFirst("x-request-id"),
-                    ex.getClass().getName(), ex);
+            logUnexpected(exchange.getResponse().getHeaders().getFirst("x-request-id"), ex);
         }
         return ErrorResponses.write(exchange.getResponse(), rejection);
     }
 
-    static GuardRejection classify(ServerWebExchange exchange, Throwable ex) {
+    /** Logs the exception type and where it happened; never a body (exception messages may quote one). */
+    public static void logUnexpected(String requestId, Throwable ex) {
+        StackTraceElement[] trace = ex.getStackTrace();
+        log.error("request {} failed unexpectedly: {} at {}", requestId, ex.getClass().getName(),
+                trace.length > 0 ? trace[0] : "?");
+    }
+
+    public static GuardRejection classify(ServerWebExchange exchange, Throwable ex) {
         if (ex instanceof GuardRejection r) {
             return r;
         }

@@ -3,6 +3,7 @@ package io.usageguard.pipeline;
 import java.net.InetAddress;
 
 import io.usageguard.account.Account;
+import io.usageguard.core.ErrorCode;
 import io.usageguard.identity.ApiKey;
 import io.usageguard.routing.InferenceRequest;
 import io.usageguard.routing.ModelRoute;
@@ -25,6 +26,8 @@ public final class GuardContext {
     private Account account;
     private InferenceRequest inference;
     private ModelRoute route;
+    private long decisionNanos = -1;
+    private ErrorCode error;
 
     public GuardContext(ServerWebExchange exchange, String requestId, long startNanos) {
         this.exchange = exchange;
@@ -93,5 +96,25 @@ public final class GuardContext {
 
     public void route(ModelRoute route) {
         this.route = route;
+    }
+
+    /** Time spent deciding (all guards), excluding the backend; -1 until decided. */
+    public long decisionNanos() {
+        return decisionNanos;
+    }
+
+    void decided(long nanos) {
+        if (decisionNanos < 0) {
+            decisionNanos = nanos;
+        }
+    }
+
+    /** The contract error this request was answered with, if the gateway answered it with one. */
+    public ErrorCode error() {
+        return error;
+    }
+
+    void error(ErrorCode error) {
+        this.error = error;
     }
 }

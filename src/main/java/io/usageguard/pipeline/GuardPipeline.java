@@ -7,6 +7,7 @@ import io.usageguard.account.AccountPolicyFilter;
 import io.usageguard.clientip.ClientIpFilter;
 import io.usageguard.core.ErrorResponses;
 import io.usageguard.core.GuardRejection;
+import io.usageguard.core.JsonErrorWebExceptionHandler;
 import io.usageguard.identity.IdentityFilter;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
@@ -18,6 +19,7 @@ import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebFilter;
 import org.springframework.web.server.WebFilterChain;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.SignalType;
 
 /**
  * The path of every request on the public port, top to bottom. Each guard lives in the package of
@@ -32,6 +34,7 @@ public class GuardPipeline implements WebFilter, Ordered {
 
     private final PublicPort publicPort;
     private final GuardFilter[] guards;
+    private final RequestObserver[] observers;
 
     public GuardPipeline(PublicPort publicPort,
                          ClientIpFilter clientIp,
@@ -39,8 +42,10 @@ public class GuardPipeline implements WebFilter, Ordered {
                          AccountPolicyFilter accountPolicy,
                          RequestBodyFilter requestBody,
                          ModelRoutingFilter modelRouting,
-                         VerificationFilter verification) {
+                         VerificationFilter verification,
+                         List<RequestObserver> observers) {
         this.publicPort = publicPort;
+        this.observers = observers.toArray(RequestObserver[]::new);
         this.guards = List.of(
                 clientIp,          // who is calling: socket peer, X-Forwarded-For only via trusted proxies
                 identity,          // API key: format, checksum, known, revoked/expired/suspended, IP allowlist
@@ -69,7 +74,39 @@ public class GuardPipeline implements WebFilter, Ordered {
         GuardContext ctx = new GuardContext(exchange, requestId, System.nanoTime());
         exchange.getAttributes().put(GuardContext.ATTR, ctx);
         return new Chain(chain).next(ctx)
-                .onErrorResume(GuardRejection.class, r -> ErrorResponses.write(ctx.exchange().getResponse(), r));
+                .onErrorResume(e -> refuse(ctx, e))
+                .doFinally(signal -> complete(ctx, signal == SignalType.CANCEL));
+    }
+
+    /** Every failure leaves here as the contract's JSON, so observers see the final status and code. */
+    private static Mono<Void> refuse(GuardContext ctx, Throwable e) {
+        GuardRejection rejection = JsonErrorWebExceptionHandler.classify(ctx.exchange(), e);
+        ctx.decided(System.nanoTime() - ctx.startNanos());
+        if (ctx.exchange().getResponse().isCommitted()) {
+            return Mono.error(e); // mid-stream: nothing left to say to the client
+        }
+        ctx.error(rejection.code());
+        if (rejection.code() == io.usageguard.core.ErrorCode.INTERNAL_ERROR) {
+            JsonErrorWebExceptionHandler.logUnexpected(ctx.requestId(), e);
+        }
+        return ErrorResponses.write(ctx.exchange().getResponse(), rejection);
+    }
+
+    private void complete(GuardContext ctx, boolean cancelled) {
+        if (observers.length == 0) {
+            return;
+        }
+        var status = ctx.exchange().getResponse().getStatusCode();
+        RequestEnd end = new RequestEnd(status == null ? 0 : status.value(), ctx.error(), cancelled,
+                System.nanoTime() - ctx.startNanos());
+        for (RequestObserver o : observers) {
+            try {
+                o.onComplete(ctx, end);
+            } catch (RuntimeException ex) {
+                org.slf4j.LoggerFactory.getLogger(GuardPipeline.class)
+                        .warn("request observer {} failed", o.getClass().getSimpleName(), ex);
+            }
+        }
     }
 
     private final class Chain implements GuardFilter.GuardChain {
@@ -91,6 +128,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                     return Mono.error(r);
                 }
             }
+            ctx.decided(System.nanoTime() - ctx.startNanos());
             return rest.filter(ctx.exchange());
         }
     }
