@@ -7,6 +7,7 @@ import io.usageguard.core.ErrorCode;
 import io.usageguard.identity.ApiKey;
 import io.usageguard.routing.InferenceRequest;
 import io.usageguard.routing.ModelRoute;
+import io.usageguard.usage.TokenUsage;
 import org.springframework.web.server.ServerWebExchange;
 
 /**
@@ -28,6 +29,9 @@ public final class GuardContext {
     private ModelRoute route;
     private long decisionNanos = -1;
     private ErrorCode error;
+    private long promptTokenEstimate = -1;
+    private volatile TokenUsage usage;
+    private ErrorCode shadowRejection;
 
     public GuardContext(ServerWebExchange exchange, String requestId, long startNanos) {
         this.exchange = exchange;
@@ -116,5 +120,34 @@ public final class GuardContext {
 
     void error(ErrorCode error) {
         this.error = error;
+    }
+
+    /** Prompt tokens estimated at admission (tokenizer or documented estimate); -1 before. */
+    public long promptTokenEstimate() {
+        return promptTokenEstimate;
+    }
+
+    public void promptTokenEstimate(long tokens) {
+        this.promptTokenEstimate = tokens;
+    }
+
+    /** Tokens the request really used, once known (from the backend's usage, or the estimate); null before. */
+    public TokenUsage usage() {
+        return usage;
+    }
+
+    public void usage(TokenUsage usage) {
+        this.usage = usage;
+    }
+
+    /** In shadow mode: the limit code that would have refused this request; null otherwise. */
+    public ErrorCode shadowRejection() {
+        return shadowRejection;
+    }
+
+    public void shadowRejection(ErrorCode code) {
+        if (this.shadowRejection == null) {
+            this.shadowRejection = code;
+        }
     }
 }
