@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.usageguard.account.AccountPolicyFilter;
+import io.usageguard.backend.BackendProtectionFilter;
 import io.usageguard.clientip.ClientIpFilter;
 import io.usageguard.core.ErrorResponses;
 import io.usageguard.core.GuardRejection;
@@ -11,6 +12,7 @@ import io.usageguard.core.JsonErrorWebExceptionHandler;
 import io.usageguard.identity.IdentityFilter;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
+import io.usageguard.shedding.LoadSheddingFilter;
 import io.usageguard.verification.VerificationFilter;
 import org.springframework.core.Ordered;
 import org.springframework.http.server.reactive.ServerHttpRequest;
@@ -43,16 +45,20 @@ public class GuardPipeline implements WebFilter, Ordered {
                          RequestBodyFilter requestBody,
                          ModelRoutingFilter modelRouting,
                          VerificationFilter verification,
+                         LoadSheddingFilter loadShedding,
+                         BackendProtectionFilter backendProtection,
                          List<RequestObserver> observers) {
         this.publicPort = publicPort;
         this.observers = observers.toArray(RequestObserver[]::new);
         this.guards = List.of(
+                loadShedding,      // header size (431), draining for shutdown, global in-flight ceiling (503)
                 clientIp,          // who is calling: socket peer, X-Forwarded-For only via trusted proxies
                 identity,          // API key: format, checksum, known, revoked/expired/suspended, IP allowlist
                 accountPolicy,     // account: terminated, suspended, restricted (minor)
                 requestBody,       // body read once under the size cap; model, stream, max_tokens
                 modelRouting,      // model → backend (404), tier may use the model (403)
-                verification       // real-name verification level, pending re-verification
+                verification,      // real-name verification level, pending re-verification
+                backendProtection  // healthy backend of the pool, breaker + bulkhead (503), timeouts (504)
         ).toArray(GuardFilter[]::new);
     }
 
