@@ -14,8 +14,7 @@ public class EdgeConfiguration {
 
     @Bean
     WebServerFactoryCustomizer<NettyReactiveWebServerFactory> requestBodyTimeout(RequestEdgeProperties properties) {
-        return factory -> factory.addServerCustomizers(server -> server
-                .requestTimeout(properties.bodyTimeout())
-                .readTimeout(properties.bodyTimeout()));
+        // from the request's headers to the last byte of its body; the connection is closed after it
+        return factory -> factory.addServerCustomizers(server -> server.requestTimeout(properties.bodyTimeout()));
     }
 }

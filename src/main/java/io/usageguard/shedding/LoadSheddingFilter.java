@@ -31,6 +31,8 @@ public class LoadSheddingFilter implements GuardFilter {
     private final GuardRejection overloaded;
     private final GuardRejection draining;
     private final GuardRejection headersTooLarge;
+    private final GuardRejection bodyTimeout = new GuardRejection(ErrorCode.INVALID_REQUEST_BODY,
+            "The request body was not received in time.");
     private volatile boolean drainingNow;
 
     public LoadSheddingFilter(SheddingProperties shedding, RequestEdgeProperties request) {
@@ -59,11 +61,20 @@ public class LoadSheddingFilter implements GuardFilter {
         }
         AtomicBoolean released = new AtomicBoolean();
         return Mono.defer(() -> chain.next(ctx))
+                .onErrorMap(LoadSheddingFilter::isBodyTimeout, e -> {
+                    ctx.exchange().getResponse().getHeaders().set(HttpHeaders.CONNECTION, "close");
+                    return bodyTimeout;
+                })
                 .doFinally(signal -> {
                     if (released.compareAndSet(false, true)) {
                         inFlight.decrementAndGet();
                     }
                 });
+    }
+
+    /** reactor-netty's {@code usage-guard.request.body-timeout} (its exception class is not public). */
+    private static boolean isBodyTimeout(Throwable e) {
+        return e.getClass().getName().equals("reactor.netty.http.server.RequestTimeoutException");
     }
 
     /** Requests admitted and not yet over. */
