@@ -5,6 +5,7 @@ import io.usageguard.pipeline.GuardFilter;
 import io.usageguard.routing.InferenceRequest;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.SignalType;
 
 /**
  * Tokens of an inference request. At admission: sets {@link GuardContext#promptTokenEstimate} (for
@@ -46,7 +47,11 @@ public class UsageFilter implements GuardFilter {
         UsageObservingResponse response = new UsageObservingResponse(ctx.exchange().getResponse(), ctx, properties,
                 removeUsageChunk);
         ctx.exchange(ctx.exchange().mutate().response(response).build());
-        return chain.next(ctx).doFinally(response::requestEnded);
+        // on cancel, before the guards after this one see it (their doFinally runs first otherwise),
+        // so that ctx.usage() is set whenever they release what they reserved
+        return chain.next(ctx)
+                .doOnCancel(() -> response.requestEnded(SignalType.CANCEL))
+                .doFinally(response::requestEnded);
     }
 
     /** The OpenAI endpoints that take {@code stream_options}: chat completions and (legacy) completions. */

@@ -1,6 +1,5 @@
 package io.usageguard.usage;
 
-import java.io.ByteArrayOutputStream;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.usageguard.pipeline.GuardContext;
@@ -278,108 +277,43 @@ final class UsageObservingResponse extends ServerHttpResponseDecorator {
      * An SSE stream whose client did not ask for usage: complete events go on as soon as they are
      * complete, except the usage-only chunk the gateway asked for.
      */
-    private static final class SseBodyRemovingUsage extends SseBody implements SseUsageParser.EventListener {
-        private final int maxHeld;
+    private static final class SseBodyRemovingUsage extends SseBody {
+        private final UsageChunkRemover remover;
         private final DataBufferFactory factory;
-        private final ByteArrayOutputStream held = new ByteArrayOutputStream();
-        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-        private boolean heldPassed; // part of the current event has already gone to the client
-        private boolean skipLeadingLf; // a removed event ended with CR; its LF may start the next chunk
-        private byte[] bytes;
-        private int segment; // start of the bytes of this chunk not yet passed on or held
 
         SseBodyRemovingUsage(long maxEventBytes, int maxHeld, DataBufferFactory factory) {
             super(maxEventBytes);
-            this.maxHeld = maxHeld;
+            this.remover = new UsageChunkRemover(parser, maxHeld);
             this.factory = factory;
         }
 
         @Override
         DataBuffer pass(DataBuffer buffer) {
-            if (broken && held.size() == 0) {
-                return buffer;
-            }
-            int n = buffer.readableByteCount();
-            bytes = new byte[n];
+            byte[] bytes = new byte[buffer.readableByteCount()];
             buffer.read(bytes);
             DataBufferUtils.release(buffer);
-            out.reset();
-            segment = 0;
-            if (broken) {
-                flushHeld();
-                out.write(bytes, 0, n);
-                return chunk();
-            }
+            byte[] out;
             try {
-                if (skipLeadingLf && n > 0) {
-                    skipLeadingLf = false;
-                    if (bytes[0] == '\n') {
-                        segment = 1; // the parser skips it too: it is the end of the removed event
-                    }
-                }
-                parser.feed(bytes, 0, n, this);
-                if (heldPassed) {
-                    out.write(bytes, segment, n - segment);
-                } else {
-                    held.write(bytes, segment, n - segment);
-                    if (held.size() > maxHeld) {
-                        flushHeld(); // too large to be a usage chunk: pass it on as it comes
-                        heldPassed = true;
-                    }
-                }
-            } catch (RuntimeException e) {
-                failed(e);
-                flushHeld();
-                out.write(bytes, segment, n - segment);
+                out = remover.pass(bytes);
+            } catch (UsageChunkRemover.ParserFailure e) {
+                failed((RuntimeException) e.getCause());
+                out = e.output();
             }
-            return chunk();
+            return out.length == 0 ? null : factory.wrap(out);
         }
 
         @Override
-        public void eventEnded(int end, boolean usageOnly, boolean endedWithCr) {
-            if (usageOnly && !heldPassed) {
-                held.reset(); // the usage chunk the client did not ask for
-                segment = end;
-                if (endedWithCr) {
-                    if (end < bytes.length) {
-                        if (bytes[end] == '\n') {
-                            segment = end + 1;
-                        }
-                    } else {
-                        skipLeadingLf = true;
-                    }
-                }
-            } else {
-                flushHeld();
-                out.write(bytes, segment, end - segment);
-                segment = end;
+        TokenUsage usage(long promptEstimate, UsageProperties properties) {
+            if (remover.broken()) {
+                broken = true;
             }
-            heldPassed = false;
-        }
-
-        private void flushHeld() {
-            if (held.size() > 0) {
-                out.write(held.toByteArray(), 0, held.size());
-                held.reset();
-            }
-        }
-
-        private DataBuffer chunk() {
-            bytes = null;
-            if (out.size() == 0) {
-                return null;
-            }
-            return factory.wrap(out.toByteArray());
+            return super.usage(promptEstimate, properties);
         }
 
         @Override
-        DataBuffer tail(DataBufferFactory factory) {
-            if (held.size() == 0) {
-                return null;
-            }
-            byte[] rest = held.toByteArray();
-            held.reset();
-            return factory.wrap(rest);
+        DataBuffer tail(DataBufferFactory ignored) {
+            byte[] rest = remover.flush();
+            return rest.length == 0 ? null : factory.wrap(rest);
         }
     }
 }
