@@ -27,7 +27,7 @@ import org.springframework.util.unit.DataSize;
 @ConfigurationProperties("usage-guard.usage")
 public record UsageProperties(
         Map<String, String> tokenizers,
-        @DefaultValue("true") boolean openaiModelNames,
+        @DefaultValue("false") boolean openaiModelNames,
         @DefaultValue("32768") int maxTokenizedChars,
         @DefaultValue("4") double charsPerToken,
         @DefaultValue("true") boolean requestStreamUsage,
