@@ -78,7 +78,7 @@ public class GuardPipeline implements WebFilter, Ordered {
         exchange.getAttributes().put(GuardContext.ATTR, ctx);
         return new Chain(chain).next(ctx)
                 .onErrorResume(e -> refuse(ctx, e))
-                .doFinally(signal -> complete(ctx, signal == SignalType.CANCEL));
+                .doFinally(signal -> complete(ctx, signal == SignalType.CANCEL || ctx.isClientCancelled()));
     }
 
     /** Every failure leaves here as the contract's JSON, so observers see the final status and code. */

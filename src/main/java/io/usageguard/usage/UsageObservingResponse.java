@@ -121,7 +121,10 @@ final class UsageObservingResponse extends ServerHttpResponseDecorator {
                     finish();
                     return Mono.justOrEmpty(o.tail(bufferFactory()));
                 }))
-                .doOnCancel(this::finish)
+                .doOnCancel(() -> {
+                    ctx.clientCancelled();
+                    finish();
+                })
                 .doOnError(e -> finish());
     }
 
