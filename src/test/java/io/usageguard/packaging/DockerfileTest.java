@@ -40,6 +40,10 @@ class DockerfileTest {
         assertThat(from.get(0)).startsWith("FROM eclipse-temurin:25-jdk AS build");
         assertThat(from.get(1)).isEqualTo("FROM eclipse-temurin:25-jre");
         assertThat(with("RUN")).anySatisfy(run -> assertThat(run).endsWith(PACKAGE_COMMAND));
+        Path readme = Path.of("README.md");
+        if (Files.exists(readme)) { // the README is the lead's; once it exists it must show the same command
+            assertThat(readString(readme)).contains(PACKAGE_COMMAND);
+        }
         assertThat(with("RUN")).anySatisfy(run -> assertThat(run)
                 .contains("java -Djarmode=tools -jar app.jar extract --layers --launcher"));
         // Spring Boot's four default layers, least to most frequently changing
@@ -79,6 +83,14 @@ class DockerfileTest {
         List<String> ignore = Files.readAllLines(Path.of(".dockerignore")).stream()
                 .map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
         assertThat(ignore).containsExactly("*", "!mvnw", "!.mvn/", "!pom.xml", "!src/");
+    }
+
+    private static String readString(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static List<String> with(String prefix) {
