@@ -178,6 +178,17 @@ class HelmChartTest {
     }
 
     @Test
+    void valuesMergeLikeHelmIncludingNullRemovingADefaultModel() {
+        Map<String, Object> defaultModels = map(at(HelmChart.yamlMap(defaults.applicationYml()), "usage-guard.models"));
+        assertThat(defaultModels).containsOnlyKeys("[*]");
+        Map<String, Object> productionModels = map(at(HelmChart.yamlMap(production.applicationYml()), "usage-guard.models"));
+        assertThat(productionModels).containsOnlyKeys("[deepseek-*]", "[deepseek-r1*]", "[enterprise-*]");
+        assertThat(at(productionModels, "[deepseek-r1*].backend")).isEqualTo("reasoner");
+        // no credential in the rendered configuration
+        assertThat(production.applicationYml()).doesNotContain("usage-guard-credentials", "redis://:");
+    }
+
+    @Test
     void networkPolicyKeepsTheManagementPortInternal() {
         for (Rendered r : List.of(defaults, production)) {
             Map<String, Object> policy = r.one("NetworkPolicy");
