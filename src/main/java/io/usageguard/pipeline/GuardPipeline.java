@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.usageguard.account.AccountPolicyFilter;
+import io.usageguard.authlimit.AuthFailureFilter;
 import io.usageguard.backend.BackendProtectionFilter;
 import io.usageguard.clientip.ClientIpFilter;
 import io.usageguard.core.ErrorResponses;
@@ -12,6 +13,8 @@ import io.usageguard.core.JsonErrorWebExceptionHandler;
 import io.usageguard.identity.IdentityFilter;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
+import io.usageguard.usage.UsageFilter;
+import io.usageguard.sharing.KeySharingFilter;
 import io.usageguard.shedding.LoadSheddingFilter;
 import io.usageguard.verification.VerificationFilter;
 import org.springframework.core.Ordered;
@@ -45,6 +48,9 @@ public class GuardPipeline implements WebFilter, Ordered {
                          RequestBodyFilter requestBody,
                          ModelRoutingFilter modelRouting,
                          VerificationFilter verification,
+                         AuthFailureFilter authFailureLimit,
+                         KeySharingFilter keySharing,
+                         UsageFilter usage,
                          LoadSheddingFilter loadShedding,
                          BackendProtectionFilter backendProtection,
                          List<RequestObserver> observers) {
@@ -53,11 +59,14 @@ public class GuardPipeline implements WebFilter, Ordered {
         this.guards = List.of(
                 loadShedding,      // header size (431), draining for shutdown, global in-flight ceiling (503)
                 clientIp,          // who is calling: socket peer, X-Forwarded-For only via trusted proxies
+                authFailureLimit,  // an address that sent too many invalid keys: 429 before any key lookup
                 identity,          // API key: format, checksum, known, revoked/expired/suspended, IP allowlist
                 accountPolicy,     // account: terminated, suspended, restricted (minor)
                 requestBody,       // body read once under the size cap; model, stream, max_tokens
                 modelRouting,      // model → backend (404), tier may use the model (403)
                 verification,      // real-name verification level, pending re-verification
+                keySharing,        // key used from too many networks: observe, throttle or suspend (§2.2.3)
+                usage,             // prompt token estimate; ask streams for usage; read usage from the answer
                 backendProtection  // healthy backend of the pool, breaker + bulkhead (503), timeouts (504)
         ).toArray(GuardFilter[]::new);
     }
@@ -81,7 +90,7 @@ public class GuardPipeline implements WebFilter, Ordered {
         exchange.getAttributes().put(GuardContext.ATTR, ctx);
         return new Chain(chain).next(ctx)
                 .onErrorResume(e -> refuse(ctx, e))
-                .doFinally(signal -> complete(ctx, signal == SignalType.CANCEL));
+                .doFinally(signal -> complete(ctx, signal == SignalType.CANCEL || ctx.isClientCancelled()));
     }
 
     /** Every failure leaves here as the contract's JSON, so observers see the final status and code. */
