@@ -9,6 +9,7 @@ import io.usageguard.core.ErrorResponses;
 import io.usageguard.core.GuardRejection;
 import io.usageguard.core.JsonErrorWebExceptionHandler;
 import io.usageguard.identity.IdentityFilter;
+import io.usageguard.ratelimit.RateLimitFilter;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
 import io.usageguard.verification.VerificationFilter;
@@ -43,6 +44,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                          RequestBodyFilter requestBody,
                          ModelRoutingFilter modelRouting,
                          VerificationFilter verification,
+                         RateLimitFilter rateLimits,
                          List<RequestObserver> observers) {
         this.publicPort = publicPort;
         this.observers = observers.toArray(RequestObserver[]::new);
@@ -52,7 +54,8 @@ public class GuardPipeline implements WebFilter, Ordered {
                 accountPolicy,     // account: terminated, suspended, restricted (minor)
                 requestBody,       // body read once under the size cap; model, stream, max_tokens
                 modelRouting,      // model → backend (404), tier may use the model (403)
-                verification       // real-name verification level, pending re-verification
+                verification,      // real-name verification level, pending re-verification
+                rateLimits         // tier/model limits: 7 windows, concurrency, per-key cap, global ceiling; x-ratelimit-* headers
         ).toArray(GuardFilter[]::new);
     }
 
