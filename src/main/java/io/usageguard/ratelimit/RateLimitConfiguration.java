@@ -6,6 +6,7 @@ import io.github.bucket4j.TimeMeter;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.usageguard.state.RedisConfiguration;
 import io.usageguard.state.StateProperties;
 import io.usageguard.state.StoreCircuit;
 import io.usageguard.state.StoreCircuitProperties;
@@ -24,8 +25,7 @@ public class RateLimitConfiguration {
         long maxBuckets = config.current().limits().localMaxBuckets();
         if (state.store() == StateProperties.Store.REDIS) {
             StateProperties.Redis r = state.redis();
-            RedisURI uri = RedisURI.create(r.url());
-            uri.setTimeout(r.commandTimeout());
+            RedisURI uri = RedisConfiguration.uri(r);
             RedisLimitStore primary = new RedisLimitStore(redis.getObject(), uri, time, clock,
                     config.current().limits().leaseTtl(), r.commandTimeout());
             return new LimitStores(primary, new LocalLimitStore(time, maxBuckets), new StoreCircuit("redis", circuit, registry));

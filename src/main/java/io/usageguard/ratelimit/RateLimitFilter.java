@@ -24,6 +24,7 @@ import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.SignalType;
+import reactor.core.scheduler.Schedulers;
 
 /**
  * Rate limits (contract §3): per account and model by the account's tier, the seven windows,
@@ -83,6 +84,9 @@ public class RateLimitFilter implements GuardFilter {
         }
         long start = System.nanoTime();
         return Mono.fromFuture(() -> admission.run(stores.primary()))
+                // Redis answers complete on Lettuce's I/O thread: the request goes on elsewhere, so
+                // that thread stays free for the next answers (else they time out under load)
+                .publishOn(Schedulers.parallel())
                 .then(Mono.fromRunnable(() -> circuit.success(System.nanoTime() - start)))
                 .then(Mono.defer(() -> decide(ctx, chain, admission)))
                 .onErrorResume(e -> !(e instanceof GuardRejection) && admission.store == stores.primary()

@@ -31,8 +31,7 @@ public class RedisConfiguration {
     @Bean(destroyMethod = "shutdown")
     RedisClient usageGuardRedisClient(StateProperties properties, ClientResources usageGuardRedisResources) {
         StateProperties.Redis redis = properties.redis();
-        RedisURI uri = RedisURI.create(redis.url());
-        uri.setTimeout(redis.commandTimeout());
+        RedisURI uri = uri(redis);
         RedisClient client = RedisClient.create(usageGuardRedisResources, uri);
         client.setOptions(ClientOptions.builder()
                 .autoReconnect(true)
@@ -42,5 +41,16 @@ public class RedisConfiguration {
                 .timeoutOptions(TimeoutOptions.enabled(redis.commandTimeout()))
                 .build());
         return client;
+    }
+
+    /**
+     * The URI's timeout bounds the connection handshake (and blocking calls), so it is the connect
+     * timeout: a cold JVM can take longer than 50 ms for its first HELLO. Commands are bounded by
+     * {@code command-timeout} through the client's {@link TimeoutOptions}.
+     */
+    public static RedisURI uri(StateProperties.Redis redis) {
+        RedisURI uri = RedisURI.create(redis.url());
+        uri.setTimeout(redis.connectTimeout());
+        return uri;
     }
 }
