@@ -12,6 +12,7 @@ import io.usageguard.identity.IdentityFilter;
 import io.usageguard.ratelimit.RateLimitFilter;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
+import io.usageguard.usage.UsageFilter;
 import io.usageguard.verification.VerificationFilter;
 import org.springframework.core.Ordered;
 import org.springframework.http.server.reactive.ServerHttpRequest;
@@ -44,6 +45,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                          RequestBodyFilter requestBody,
                          ModelRoutingFilter modelRouting,
                          VerificationFilter verification,
+                         UsageFilter usage,
                          RateLimitFilter rateLimits,
                          List<RequestObserver> observers) {
         this.publicPort = publicPort;
@@ -55,6 +57,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                 requestBody,       // body read once under the size cap; model, stream, max_tokens
                 modelRouting,      // model → backend (404), tier may use the model (403)
                 verification,      // real-name verification level, pending re-verification
+                usage,             // prompt token estimate; ask streams for usage; read usage from the answer
                 rateLimits         // tier/model limits: 7 windows, concurrency, per-key cap, global ceiling; x-ratelimit-* headers
         ).toArray(GuardFilter[]::new);
     }
@@ -78,7 +81,7 @@ public class GuardPipeline implements WebFilter, Ordered {
         exchange.getAttributes().put(GuardContext.ATTR, ctx);
         return new Chain(chain).next(ctx)
                 .onErrorResume(e -> refuse(ctx, e))
-                .doFinally(signal -> complete(ctx, signal == SignalType.CANCEL));
+                .doFinally(signal -> complete(ctx, signal == SignalType.CANCEL || ctx.isClientCancelled()));
     }
 
     /** Every failure leaves here as the contract's JSON, so observers see the final status and code. */
