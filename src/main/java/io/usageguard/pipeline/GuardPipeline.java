@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.usageguard.account.AccountPolicyFilter;
+import io.usageguard.authlimit.AuthFailureFilter;
 import io.usageguard.clientip.ClientIpFilter;
 import io.usageguard.core.ErrorResponses;
 import io.usageguard.core.GuardRejection;
@@ -13,6 +14,7 @@ import io.usageguard.ratelimit.RateLimitFilter;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
 import io.usageguard.usage.UsageFilter;
+import io.usageguard.sharing.KeySharingFilter;
 import io.usageguard.verification.VerificationFilter;
 import org.springframework.core.Ordered;
 import org.springframework.http.server.reactive.ServerHttpRequest;
@@ -45,6 +47,8 @@ public class GuardPipeline implements WebFilter, Ordered {
                          RequestBodyFilter requestBody,
                          ModelRoutingFilter modelRouting,
                          VerificationFilter verification,
+                         AuthFailureFilter authFailureLimit,
+                         KeySharingFilter keySharing,
                          UsageFilter usage,
                          RateLimitFilter rateLimits,
                          List<RequestObserver> observers) {
@@ -52,11 +56,13 @@ public class GuardPipeline implements WebFilter, Ordered {
         this.observers = observers.toArray(RequestObserver[]::new);
         this.guards = List.of(
                 clientIp,          // who is calling: socket peer, X-Forwarded-For only via trusted proxies
+                authFailureLimit,  // an address that sent too many invalid keys: 429 before any key lookup
                 identity,          // API key: format, checksum, known, revoked/expired/suspended, IP allowlist
                 accountPolicy,     // account: terminated, suspended, restricted (minor)
                 requestBody,       // body read once under the size cap; model, stream, max_tokens
                 modelRouting,      // model → backend (404), tier may use the model (403)
                 verification,      // real-name verification level, pending re-verification
+                keySharing,        // key used from too many networks: observe, throttle or suspend (§2.2.3)
                 usage,             // prompt token estimate; ask streams for usage; read usage from the answer
                 rateLimits         // tier/model limits: 7 windows, concurrency, per-key cap, global ceiling; x-ratelimit-* headers
         ).toArray(GuardFilter[]::new);
