@@ -63,6 +63,13 @@ class RateLimitIntegrationTest {
         p.put("usage-guard.models.[shadow-model].tiers.MODEL.rpm", 1);
         p.put("usage-guard.models.[global-model].backend", "default");
         p.put("usage-guard.models.[global-model].global.rpm", 3);
+        p.putAll(tier("THROTTLE", Map.of("rpm", 20)));
+        // key sharing's throttle action cuts a shared key's limits through LimitAdjustments
+        p.put("usage-guard.client-ip.trusted-proxies", "127.0.0.1/32");
+        p.put("usage-guard.sharing.action", "throttle");
+        p.put("usage-guard.sharing.warn-networks", "2");
+        p.put("usage-guard.sharing.block-networks", "3");
+        p.put("usage-guard.sharing.throttle-factor", "0.5");
         // an unknown tier counts as the default tier
         p.put("usage-guard.limits.default-tier", "RPM");
         gateway = GatewayInstance.builder(backend.uri()).properties(p).clock(clock).start();
@@ -379,6 +386,33 @@ class RateLimitIntegrationTest {
         // without the refund the bucket holds < 100 and this could never pass before the clock moves
         await("the follow-up passes thanks to the refund",
                 () -> chat(gateway, key, "test-model", 400).getStatus().value() == 200);
+    }
+
+    @Test
+    void aThrottledKeyGetsItsFactorOfTheAccountsLimitWhileTheOtherKeyPasses() {
+        String account = "acct-throttle-" + accounts.incrementAndGet();
+        gateway.account(account, "THROTTLE", "INDIVIDUAL");
+        String shared = gateway.issueKey(account).key();
+        String other = gateway.issueKey(account).key();
+        for (String ip : List.of("10.5.1.1", "10.5.2.1", "10.5.3.1", "10.5.4.1")) {
+            assertThat(gateway.api().post().uri("/v1/chat/completions").header("Authorization", "Bearer " + shared)
+                    .header("X-Forwarded-For", ip).contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue("{\"model\":\"test-model\",\"max_tokens\":10}").exchange()
+                    .returnResult(String.class).getStatus().value()).isEqualTo(200);
+        }
+        // used from a 4th network: from that request on, throttled to 0.5 x the account's 20 RPM = 10
+        for (int i = 0; i < 9; i++) {
+            EntityExchangeResult<String> ok = chat(gateway, shared, "test-model", 10);
+            assertThat(ok.getStatus().value()).as("throttled request %d", i + 1).isEqualTo(200);
+            assertThat(header(ok, "x-ratelimit-limit-requests")).isEqualTo("10");
+        }
+        EntityExchangeResult<String> refused = chat(gateway, shared, "test-model", 10);
+        assertThat(refused.getStatus().value()).isEqualTo(429);
+        assertThat(refused.getResponseBody()).contains("per-key requests per minute (RPM) limit of 10");
+        // the account has 20 - 13 = 7 left for its other key
+        EntityExchangeResult<String> ok = chat(gateway, other, "test-model", 10);
+        assertThat(ok.getStatus().value()).isEqualTo(200);
+        assertThat(header(ok, "x-ratelimit-remaining-requests")).isEqualTo("6");
     }
 
     @Test
