@@ -11,6 +11,7 @@ import io.usageguard.core.ErrorResponses;
 import io.usageguard.core.GuardRejection;
 import io.usageguard.core.JsonErrorWebExceptionHandler;
 import io.usageguard.identity.IdentityFilter;
+import io.usageguard.ratelimit.RateLimitFilter;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
 import io.usageguard.usage.UsageFilter;
@@ -51,6 +52,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                          AuthFailureFilter authFailureLimit,
                          KeySharingFilter keySharing,
                          UsageFilter usage,
+                         RateLimitFilter rateLimits,
                          LoadSheddingFilter loadShedding,
                          BackendProtectionFilter backendProtection,
                          List<RequestObserver> observers) {
@@ -67,6 +69,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                 verification,      // real-name verification level, pending re-verification
                 keySharing,        // key used from too many networks: observe, throttle or suspend (§2.2.3)
                 usage,             // prompt token estimate; ask streams for usage; read usage from the answer
+                rateLimits,        // tier/model limits: 7 windows, concurrency, per-key cap, global ceiling; x-ratelimit-* headers
                 backendProtection  // healthy backend of the pool, breaker + bulkhead (503), timeouts (504)
         ).toArray(GuardFilter[]::new);
     }
