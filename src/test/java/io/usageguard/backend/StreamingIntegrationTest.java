@@ -53,6 +53,8 @@ class StreamingIntegrationTest {
                 .property("usage-guard.models.[solo-model].backend", "solo")
                 .property("usage-guard.backends.big.uri", "http://127.0.0.1:" + big.port())
                 .property("usage-guard.models.[big-model].backend", "big")
+                // one request in flight per account (limits module): a leaked slot would refuse the next stream
+                .property("usage-guard.tiers.L1.concurrency", 1)
                 .start();
         gateway.account("acme", "L1", "INDIVIDUAL");
         key = gateway.issueKey("acme").key();
@@ -133,7 +135,7 @@ class StreamingIntegrationTest {
         assertThat(solo.requests()).isEqualTo(1);
         assertThat(pool.breaker("solo").getMetrics().getNumberOfFailedCalls()).isZero();
 
-        // the single slot serves the next stream
+        // the single bulkhead slot and the account's single concurrency slot serve the next stream
         solo.reset();
         Http.Response next = Http.chat(gateway.apiPort(), key, "solo-model", true).block(Duration.ofSeconds(30));
         assertThat(next.status()).isEqualTo(200);
