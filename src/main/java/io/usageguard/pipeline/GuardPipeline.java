@@ -43,6 +43,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                          RequestBodyFilter requestBody,
                          ModelRoutingFilter modelRouting,
                          VerificationFilter verification,
+                         io.usageguard.observability.InflightRequests inflight,
                          List<RequestObserver> observers) {
         this.publicPort = publicPort;
         this.observers = observers.toArray(RequestObserver[]::new);
@@ -52,6 +53,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                 accountPolicy,     // account: terminated, suspended, restricted (minor)
                 requestBody,       // body read once under the size cap; model, stream, max_tokens
                 modelRouting,      // model → backend (404), tier may use the model (403)
+                inflight,          // usage_guard_inflight_requests{model}: counts from here to the response's end
                 verification       // real-name verification level, pending re-verification
         ).toArray(GuardFilter[]::new);
     }
