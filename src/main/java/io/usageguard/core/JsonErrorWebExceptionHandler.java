@@ -54,6 +54,13 @@ public class JsonErrorWebExceptionHandler implements ErrorWebExceptionHandler {
         if (isTimeout(ex)) {
             return new GuardRejection(ErrorCode.UPSTREAM_TIMEOUT, "The model backend did not answer in time.");
         }
+        if (hasCause(ex, java.util.concurrent.RejectedExecutionException.class)) {
+            return new GuardRejection(ErrorCode.OVERLOADED, "The gateway is overloaded; try again shortly.");
+        }
+        if (hasCause(ex, org.springframework.dao.DataAccessException.class)) {
+            return new GuardRejection(ErrorCode.UPSTREAM_UNAVAILABLE,
+                    "The key registry is unavailable; try again shortly.");
+        }
         if (isConnectFailure(ex)) {
             return new GuardRejection(ErrorCode.UPSTREAM_UNAVAILABLE, "The model backend is unavailable.");
         }
@@ -74,6 +81,15 @@ public class JsonErrorWebExceptionHandler implements ErrorWebExceptionHandler {
             };
         }
         return new GuardRejection(ErrorCode.INTERNAL_ERROR, "The gateway could not process the request.");
+    }
+
+    private static boolean hasCause(Throwable ex, Class<? extends Throwable> type) {
+        for (Throwable t = ex; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean isTimeout(Throwable ex) {

@@ -65,6 +65,13 @@ public final class StubInferenceServer implements AutoCloseable {
                 .bindNow();
     }
 
+    /** Runs the stub on its own (for benchmarks): {@code java -cp ... io.usageguard.demo.StubInferenceServer 18500}. */
+    public static void main(String[] args) throws InterruptedException {
+        StubInferenceServer stub = start(args.length > 0 ? Integer.parseInt(args[0]) : 18090);
+        System.out.println("stub backend on " + stub.uri());
+        stub.server.onDispose().block();
+    }
+
     public static StubInferenceServer start(int port) {
         return new StubInferenceServer("127.0.0.1", port);
     }

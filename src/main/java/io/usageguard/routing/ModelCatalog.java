@@ -42,6 +42,10 @@ public class ModelCatalog {
                 .thenComparing(Comparator.comparingInt(ModelEntry::specificity).reversed())
                 .thenComparing(ModelEntry::glob));
         this.entries = List.copyOf(list);
+        if (entries.isEmpty()) {
+            org.slf4j.LoggerFactory.getLogger(ModelCatalog.class).warn(
+                    "no models are configured (usage-guard.models): every inference request will get 404 model_not_found");
+        }
     }
 
     public Optional<ModelEntry> resolve(String model) {

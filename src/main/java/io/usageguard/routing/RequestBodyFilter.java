@@ -42,8 +42,8 @@ public class RequestBodyFilter implements GuardFilter {
     @Override
     public Mono<Void> filter(GuardContext ctx, GuardChain chain) {
         ServerHttpRequest request = ctx.exchange().getRequest();
-        if (request.getMethod() != HttpMethod.POST) {
-            return chain.next(ctx);
+        if (request.getMethod() != HttpMethod.POST || !request.getPath().value().startsWith("/v1/")) {
+            return chain.next(ctx); // not an inference call: nothing to read (unknown URLs end as 404)
         }
         if (request.getHeaders().getContentLength() > maxBytes) {
             return Mono.error(tooLarge);
