@@ -150,4 +150,15 @@ public final class GuardContext {
             this.shadowRejection = code;
         }
     }
+
+    private volatile boolean clientCancelled;
+
+    /** The client went away before the response was complete (seen where the response body is written). */
+    public void clientCancelled() {
+        this.clientCancelled = true;
+    }
+
+    public boolean isClientCancelled() {
+        return clientCancelled;
+    }
 }

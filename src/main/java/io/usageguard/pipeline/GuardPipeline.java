@@ -11,6 +11,7 @@ import io.usageguard.core.JsonErrorWebExceptionHandler;
 import io.usageguard.identity.IdentityFilter;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
+import io.usageguard.usage.UsageFilter;
 import io.usageguard.verification.VerificationFilter;
 import org.springframework.core.Ordered;
 import org.springframework.http.server.reactive.ServerHttpRequest;
@@ -44,6 +45,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                          ModelRoutingFilter modelRouting,
                          VerificationFilter verification,
                          io.usageguard.observability.InflightRequests inflight,
+                         UsageFilter usage,
                          List<RequestObserver> observers) {
         this.publicPort = publicPort;
         this.observers = observers.toArray(RequestObserver[]::new);
@@ -54,7 +56,8 @@ public class GuardPipeline implements WebFilter, Ordered {
                 requestBody,       // body read once under the size cap; model, stream, max_tokens
                 modelRouting,      // model → backend (404), tier may use the model (403)
                 inflight,          // usage_guard_inflight_requests{model}: counts from here to the response's end
-                verification       // real-name verification level, pending re-verification
+                verification,      // real-name verification level, pending re-verification
+                usage              // prompt token estimate; ask streams for usage; read usage from the answer
         ).toArray(GuardFilter[]::new);
     }
 
@@ -77,7 +80,7 @@ public class GuardPipeline implements WebFilter, Ordered {
         exchange.getAttributes().put(GuardContext.ATTR, ctx);
         return new Chain(chain).next(ctx)
                 .onErrorResume(e -> refuse(ctx, e))
-                .doFinally(signal -> complete(ctx, signal == SignalType.CANCEL));
+                .doFinally(signal -> complete(ctx, signal == SignalType.CANCEL || ctx.isClientCancelled()));
     }
 
     /** Every failure leaves here as the contract's JSON, so observers see the final status and code. */

@@ -28,7 +28,7 @@ public final class GatewayInstance implements AutoCloseable {
     private final WebTestClient api;
     private final WebTestClient admin;
 
-    private GatewayInstance(Map<String, Object> properties, MutableClock clock) {
+    private GatewayInstance(Map<String, Object> properties, MutableClock clock, Map<String, Object> beans) {
         AtomicInteger api = new AtomicInteger(-1);
         AtomicInteger management = new AtomicInteger(-1);
         SpringApplicationBuilder builder = new SpringApplicationBuilder(UsageGuardApplication.class)
@@ -41,6 +41,7 @@ public final class GatewayInstance implements AutoCloseable {
         if (clock != null) {
             builder.initializers(ctx -> ctx.getBeanFactory().registerSingleton("testClock", clock));
         }
+        beans.forEach((name, bean) -> builder.initializers(ctx -> ctx.getBeanFactory().registerSingleton(name, bean)));
         // as command-line arguments, so they win over application.yml like an operator's settings do
         String[] args = properties.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue())
                 .toArray(String[]::new);
@@ -61,6 +62,7 @@ public final class GatewayInstance implements AutoCloseable {
     public static final class Builder {
         private final Map<String, Object> properties = new LinkedHashMap<>();
         private MutableClock clock;
+        private final Map<String, Object> beans = new LinkedHashMap<>();
 
         Builder(String backendUri) {
             properties.put("server.port", "0");
@@ -90,8 +92,14 @@ public final class GatewayInstance implements AutoCloseable {
             return this;
         }
 
+        /** An extra singleton in the application context, e.g. a test {@code RequestObserver}. */
+        public Builder bean(String name, Object bean) {
+            beans.put(name, bean);
+            return this;
+        }
+
         public GatewayInstance start() {
-            return new GatewayInstance(properties, clock);
+            return new GatewayInstance(properties, clock, beans);
         }
     }
 
