@@ -59,6 +59,8 @@ public final class AdminEndpoints {
                         .flatMap(b -> ok(() -> admin.suspendKey(r.pathVariable("keyId"), b.reason()))))
                 .POST("/admin/keys/{keyId}/reinstate", r -> optionalBody(r)
                         .flatMap(b -> ok(() -> admin.reinstateKey(r.pathVariable("keyId"), b.reason()))))
+                .PUT("/admin/keys/{keyId}/sharing", r -> body(r, AdminService.KeySharingUpdate.class)
+                        .flatMap(b -> ok(() -> admin.updateKeySharing(r.pathVariable("keyId"), b))))
                 .onError(AdminException.class, (e, r) -> errorResponse((AdminException) e))
                 .onError(e -> e instanceof ServerWebInputException || e instanceof DecodingException,
                         (e, r) -> errorResponse(AdminException.badRequest("The request body is not valid JSON"

@@ -280,6 +280,38 @@ public class AdminService {
         return getKey(keyId);
     }
 
+    /** {@code PUT /admin/keys/{keyId}/sharing}: null thresholds mean the configured ones. */
+    public record KeySharingUpdate(Boolean exempt, Integer warnNetworks, Integer blockNetworks, String reason) {
+    }
+
+    /** Key sharing: allowlist a key (a customer's fleet) or give it its own thresholds. Replaces all three. */
+    public AdminViews.KeyView updateKeySharing(String keyId, KeySharingUpdate update) {
+        if (update == null) {
+            throw AdminException.badRequest("A JSON body is required.");
+        }
+        Integer warn = update.warnNetworks();
+        Integer block = update.blockNetworks();
+        if ((warn != null && (warn < 1 || warn > 1_000_000)) || (block != null && (block < 1 || block > 1_000_000))) {
+            throw AdminException.badRequest("warnNetworks and blockNetworks are 1–1000000, or null for the configured value.");
+        }
+        if (warn != null && block != null && warn > block) {
+            throw AdminException.badRequest("warnNetworks must not be above blockNetworks.");
+        }
+        boolean exempt = Boolean.TRUE.equals(update.exempt());
+        String why = reason(update.reason(), false);
+        Instant now = clock.instant();
+        KeyRecord r = inTx(() -> {
+            KeyRecord k = key(keyId);
+            registry.updateKeySharing(keyId, exempt, warn, block, now);
+            registry.recordEvent(k.key().accountId(), keyId, "key_sharing_settings", ACTOR_ADMIN,
+                    withDetail(why, "exempt " + exempt + ", warn-networks " + (warn == null ? "default" : warn)
+                            + ", block-networks " + (block == null ? "default" : block)), now);
+            return k;
+        });
+        changes.publish(RegistryChange.key(r.hash()));
+        return getKey(keyId);
+    }
+
     /** Also used by the gateway itself (actor {@code gateway}), e.g. to suspend a key suspected of transfer. */
     public AdminViews.KeyView changeKeyStatus(String keyId, KeyStatus status, String reason, String action,
                                               String actor) {

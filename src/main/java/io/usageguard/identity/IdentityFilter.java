@@ -80,7 +80,7 @@ public class IdentityFilter implements GuardFilter {
         return chain.next(ctx);
     }
 
-    static String suspendedMessage(ApiKey key) {
+    public static String suspendedMessage(ApiKey key) {
         if (SUSPECTED_TRANSFER.equals(key.statusReason())) {
             return "This API key is suspended: it appears to be used by more than one party, and API keys may not"
                     + " be bought, sold or transferred (agreement §2.2.3). Contact support, or create a new key"

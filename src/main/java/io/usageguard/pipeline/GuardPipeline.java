@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
 import io.usageguard.account.AccountPolicyFilter;
+import io.usageguard.authlimit.AuthFailureFilter;
 import io.usageguard.clientip.ClientIpFilter;
 import io.usageguard.core.ErrorResponses;
 import io.usageguard.core.GuardRejection;
@@ -12,6 +13,7 @@ import io.usageguard.identity.IdentityFilter;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
 import io.usageguard.usage.UsageFilter;
+import io.usageguard.sharing.KeySharingFilter;
 import io.usageguard.verification.VerificationFilter;
 import org.springframework.core.Ordered;
 import org.springframework.http.server.reactive.ServerHttpRequest;
@@ -45,18 +47,22 @@ public class GuardPipeline implements WebFilter, Ordered {
                          ModelRoutingFilter modelRouting,
                          VerificationFilter verification,
                          io.usageguard.observability.InflightRequests inflight,
+                         AuthFailureFilter authFailureLimit,
+                         KeySharingFilter keySharing,
                          UsageFilter usage,
                          List<RequestObserver> observers) {
         this.publicPort = publicPort;
         this.observers = observers.toArray(RequestObserver[]::new);
         this.guards = List.of(
                 clientIp,          // who is calling: socket peer, X-Forwarded-For only via trusted proxies
+                authFailureLimit,  // an address that sent too many invalid keys: 429 before any key lookup
                 identity,          // API key: format, checksum, known, revoked/expired/suspended, IP allowlist
                 accountPolicy,     // account: terminated, suspended, restricted (minor)
                 requestBody,       // body read once under the size cap; model, stream, max_tokens
                 modelRouting,      // model → backend (404), tier may use the model (403)
                 inflight,          // usage_guard_inflight_requests{model}: counts from here to the response's end
                 verification,      // real-name verification level, pending re-verification
+                keySharing,        // key used from too many networks: observe, throttle or suspend (§2.2.3)
                 usage              // prompt token estimate; ask streams for usage; read usage from the answer
         ).toArray(GuardFilter[]::new);
     }

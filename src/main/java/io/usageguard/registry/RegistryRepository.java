@@ -105,6 +105,25 @@ public class RegistryRepository implements KeyLookup, AccountLookup {
                 .params(cidrs(allowedCidrs), sharingExempt, ts(now), keyId).update();
     }
 
+    // ---- key sharing (per-key thresholds, V2_4) ------------------------------------------------
+
+    public Optional<KeySharingSettings> findKeySharing(String keyId) {
+        return jdbc.sql("select id, key_hash, sharing_warn_networks, sharing_block_networks from api_keys where id = ?")
+                .param(keyId)
+                .query((rs, n) -> new KeySharingSettings(rs.getString("id"), rs.getString("key_hash").trim(),
+                        rs.getObject("sharing_warn_networks", Integer.class),
+                        rs.getObject("sharing_block_networks", Integer.class)))
+                .optional();
+    }
+
+    public void updateKeySharing(String keyId, boolean exempt, Integer warnNetworks, Integer blockNetworks,
+                                 Instant now) {
+        jdbc.sql("""
+                update api_keys set sharing_exempt = ?, sharing_warn_networks = ?, sharing_block_networks = ?,
+                       updated_at = ? where id = ?""")
+                .params(exempt, warnNetworks, blockNetworks, ts(now), keyId).update();
+    }
+
     // ---- audit trail ------------------------------------------------------------------------
 
     public void recordEvent(String accountId, String keyId, String action, String actor, String reason, Instant at) {

@@ -18,7 +18,8 @@ public class RedisConfiguration {
     RedisClient usageGuardRedisClient(StateProperties properties) {
         StateProperties.Redis redis = properties.redis();
         RedisURI uri = RedisURI.create(redis.url());
-        uri.setTimeout(redis.commandTimeout());
+        // the URI timeout also bounds the connection handshake; commands get the short timeout below
+        uri.setTimeout(redis.connectTimeout());
         RedisClient client = RedisClient.create(uri);
         client.setOptions(ClientOptions.builder()
                 .autoReconnect(true)

@@ -1,6 +1,8 @@
 package io.usageguard.testsupport;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -9,6 +11,7 @@ import io.usageguard.UsageGuardApplication;
 import io.usageguard.admin.AdminViews;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerInitializedEvent;
+import org.springframework.context.ApplicationContextInitializer;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.http.MediaType;
 import org.springframework.test.web.reactive.server.WebTestClient;
@@ -28,7 +31,8 @@ public final class GatewayInstance implements AutoCloseable {
     private final WebTestClient api;
     private final WebTestClient admin;
 
-    private GatewayInstance(Map<String, Object> properties, MutableClock clock, Map<String, Object> beans) {
+    private GatewayInstance(Map<String, Object> properties, MutableClock clock,
+                            List<ApplicationContextInitializer<ConfigurableApplicationContext>> initializers) {
         AtomicInteger api = new AtomicInteger(-1);
         AtomicInteger management = new AtomicInteger(-1);
         SpringApplicationBuilder builder = new SpringApplicationBuilder(UsageGuardApplication.class)
@@ -41,7 +45,9 @@ public final class GatewayInstance implements AutoCloseable {
         if (clock != null) {
             builder.initializers(ctx -> ctx.getBeanFactory().registerSingleton("testClock", clock));
         }
-        beans.forEach((name, bean) -> builder.initializers(ctx -> ctx.getBeanFactory().registerSingleton(name, bean)));
+        for (ApplicationContextInitializer<ConfigurableApplicationContext> i : initializers) {
+            builder.initializers(i);
+        }
         // as command-line arguments, so they win over application.yml like an operator's settings do
         String[] args = properties.entrySet().stream().map(e -> "--" + e.getKey() + "=" + e.getValue())
                 .toArray(String[]::new);
@@ -62,7 +68,7 @@ public final class GatewayInstance implements AutoCloseable {
     public static final class Builder {
         private final Map<String, Object> properties = new LinkedHashMap<>();
         private MutableClock clock;
-        private final Map<String, Object> beans = new LinkedHashMap<>();
+        private final List<ApplicationContextInitializer<ConfigurableApplicationContext>> initializers = new ArrayList<>();
 
         Builder(String backendUri) {
             properties.put("server.port", "0");
@@ -94,12 +100,18 @@ public final class GatewayInstance implements AutoCloseable {
 
         /** An extra singleton in the application context, e.g. a test {@code RequestObserver}. */
         public Builder bean(String name, Object bean) {
-            beans.put(name, bean);
+            initializers.add(ctx -> ctx.getBeanFactory().registerSingleton(name, bean));
+            return this;
+        }
+
+        /** Runs before the context refreshes, e.g. to register a test's own bean. */
+        public Builder initializer(ApplicationContextInitializer<ConfigurableApplicationContext> initializer) {
+            initializers.add(initializer);
             return this;
         }
 
         public GatewayInstance start() {
-            return new GatewayInstance(properties, clock, beans);
+            return new GatewayInstance(properties, clock, initializers);
         }
     }
 

@@ -1,4 +1,4 @@
-package io.usageguard.bench;
+package usageguardbench;
 
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.SpringApplication;
@@ -12,7 +12,8 @@ import org.springframework.context.annotation.Bean;
 
 /**
  * The benchmark's baseline: the same Spring Cloud Gateway, same JVM, one plain route to the same
- * backend, and none of Usage Guard's restrictions. Not part of the product.
+ * backend, and none of Usage Guard's restrictions. Not part of the product. Its package lies outside
+ * {@code io.usageguard} so the application's component scan never sees it.
  */
 @SpringBootConfiguration
 @EnableAutoConfiguration(exclude = {DataSourceAutoConfiguration.class, FlywayAutoConfiguration.class})
