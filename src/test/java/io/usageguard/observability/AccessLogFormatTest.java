@@ -39,5 +39,7 @@ class AccessLogFormatTest {
         assertThat(NettyMetricsConfiguration.uriLabel("/v1/models")).isEqualTo("/v1/models");
         assertThat(NettyMetricsConfiguration.uriLabel("/v1/sk-abcdef0123456789")).isEqualTo("other");
         assertThat(NettyMetricsConfiguration.uriLabel("/wp-admin/x.php")).isEqualTo("other");
+        assertThat(NettyMetricsConfiguration.methodLabel("POST")).isEqualTo("POST");
+        assertThat(NettyMetricsConfiguration.methodLabel("XYZZY123")).isEqualTo("other");
     }
 }

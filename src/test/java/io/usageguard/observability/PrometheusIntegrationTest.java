@@ -161,7 +161,7 @@ class PrometheusIntegrationTest {
     static Map<String, BooleanSupplier> external() {
         Map<String, BooleanSupplier> m = new LinkedHashMap<>();
         m.put("usage_guard_key_sharing_flags_total", PrometheusIntegrationTest::sharingPresent);
-        m.put("usage_guard_state_store_errors_total", PrometheusIntegrationTest::limitsPresent);
+        m.put("usage_guard_state_store_errors_total", () -> sharingPresent() || limitsPresent());
         m.put("usage_guard_state_store_fallback", PrometheusIntegrationTest::limitsPresent);
         m.put("resilience4j_circuitbreaker_state", PrometheusIntegrationTest::breakersPresent);
         return m;
