@@ -72,13 +72,11 @@ public class GuardMetrics implements RequestObserver {
                 .minimumExpectedValue(properties.decision().minimumExpected())
                 .maximumExpectedValue(properties.decision().maximumExpected())
                 .register(registry);
-        for (String route : labels.routes()) { // the common case exists from the start too
-            for (String model : labels.models()) {
-                if (!ModelLabels.NO_ROUTE.equals(route) && !ModelLabels.OTHER.equals(model)) {
-                    requestCounter(route, model, OUTCOME_ALLOWED, "ok");
-                }
+        labels.modelBackends().forEach((model, backends) -> { // the common case exists from the start too
+            for (String backend : backends) {
+                requestCounter(backend, model, OUTCOME_ALLOWED, "ok");
             }
-        }
+        });
     }
 
     private Counter tokens(String model, String type) {

@@ -47,6 +47,15 @@ public class ModelLabels {
         return routes;
     }
 
+    /** Each configured model label and the backends that serve it. */
+    public java.util.Map<String, java.util.List<String>> modelBackends() {
+        java.util.Map<String, java.util.List<String>> m = new java.util.LinkedHashMap<>();
+        for (ModelEntry e : catalog.entries()) {
+            m.put(e.glob(), e.backends());
+        }
+        return m;
+    }
+
     public String model(GuardContext ctx) {
         if (ctx.route() != null) {
             return ctx.route().entry().glob();

@@ -51,6 +51,7 @@ class PrometheusIntegrationTest {
     static final JsonMapper JSON = JsonMapper.builder().build();
     static final Path DASHBOARD = Path.of("deploy/grafana/usage-guard-dashboard.json");
     static final Path ALERTS = Path.of("deploy/prometheus/usage-guard-alerts.yml");
+    static final Path ALERT_TESTS = Path.of("deploy/prometheus/usage-guard-alerts.test.yml");
 
     static StubInferenceServer backend;
     static GatewayInstance gateway;
@@ -317,6 +318,12 @@ class PrometheusIntegrationTest {
         assertThat(check.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(check.exitValue()).as(checkOutput).isZero();
         assertThat(checkOutput).contains("SUCCESS");
+        // promtool's unit tests of the rules: each alert fires on its input, with its labels and text
+        Process unit = new ProcessBuilder(promtool, "test", "rules", ALERT_TESTS.getFileName().toString())
+                .directory(ALERT_TESTS.toAbsolutePath().getParent().toFile()).redirectErrorStream(true).start();
+        String unitOutput = new String(unit.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(unit.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(unit.exitValue()).as(unitOutput).isZero();
 
         // 2. Prometheus scraping the management port every second, evaluating the rules
         Path dir = Files.createTempDirectory("ug-prometheus");
