@@ -49,9 +49,9 @@ import tools.jackson.databind.json.JsonMapper;
 class PrometheusIntegrationTest {
 
     static final JsonMapper JSON = JsonMapper.builder().build();
-    static final Path DASHBOARD = Path.of("deploy/grafana/usage-guard-dashboard.json");
-    static final Path ALERTS = Path.of("deploy/prometheus/usage-guard-alerts.yml");
-    static final Path ALERT_TESTS = Path.of("deploy/prometheus/usage-guard-alerts.test.yml");
+    static final Path DASHBOARD = Path.of("helm/usage-guard/files/grafana/usage-guard-dashboard.json");
+    static final Path ALERTS = Path.of("helm/usage-guard/files/prometheus/usage-guard-alerts.yml");
+    static final Path ALERT_TESTS = Path.of("helm/usage-guard/files/prometheus/usage-guard-alerts.test.yml");
 
     static StubInferenceServer backend;
     static GatewayInstance gateway;
