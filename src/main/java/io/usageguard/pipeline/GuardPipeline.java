@@ -10,6 +10,7 @@ import io.usageguard.core.ErrorResponses;
 import io.usageguard.core.GuardRejection;
 import io.usageguard.core.JsonErrorWebExceptionHandler;
 import io.usageguard.identity.IdentityFilter;
+import io.usageguard.ratelimit.RateLimitFilter;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
 import io.usageguard.usage.UsageFilter;
@@ -50,6 +51,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                          AuthFailureFilter authFailureLimit,
                          KeySharingFilter keySharing,
                          UsageFilter usage,
+                         RateLimitFilter rateLimits,
                          List<RequestObserver> observers) {
         this.publicPort = publicPort;
         this.observers = observers.toArray(RequestObserver[]::new);
@@ -63,7 +65,8 @@ public class GuardPipeline implements WebFilter, Ordered {
                 inflight,          // usage_guard_inflight_requests{model}: counts from here to the response's end
                 verification,      // real-name verification level, pending re-verification
                 keySharing,        // key used from too many networks: observe, throttle or suspend (§2.2.3)
-                usage              // prompt token estimate; ask streams for usage; read usage from the answer
+                usage,             // prompt token estimate; ask streams for usage; read usage from the answer
+                rateLimits         // tier/model limits: 7 windows, concurrency, per-key cap, global ceiling; x-ratelimit-* headers
         ).toArray(GuardFilter[]::new);
     }
 

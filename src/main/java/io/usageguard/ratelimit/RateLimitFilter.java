@@ -1,0 +1,281 @@
+package io.usageguard.ratelimit;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.usageguard.core.ErrorCode;
+import io.usageguard.core.GuardRejection;
+import io.usageguard.pipeline.GuardContext;
+import io.usageguard.pipeline.GuardFilter;
+import io.usageguard.routing.InferenceRequest;
+import io.usageguard.routing.ModelRoute;
+import io.usageguard.state.StateProperties;
+import io.usageguard.state.StoreCircuit;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.server.reactive.ServerHttpResponse;
+import org.springframework.stereotype.Component;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.SignalType;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * Rate limits (contract §3): per account and model by the account's tier, the seven windows,
+ * requests in flight, the optional per-key cap and the model's global ceiling. Everything that
+ * applies is asked of the store at once; if any limit refuses, whatever the others granted is given
+ * back, so a refused request consumes nothing. In shadow mode nothing is refused and the would-be
+ * refusal is left in {@link GuardContext#shadowRejection}. Every response of a limited request
+ * carries the {@code x-ratelimit-*}, {@code RateLimit-Policy} and {@code RateLimit} headers.
+ * When the response is over, concurrency slots are freed and the token reservation is reconciled
+ * with the usage the backend reported ({@link GuardContext#usage()}).
+ */
+@Component
+public class RateLimitFilter implements GuardFilter {
+
+    static final String IMAGES_PATH = "/v1/images/generations";
+
+    private final LimitsConfig config;
+    private final LimitStores stores;
+    private final StateProperties state;
+    private final ObjectProvider<LimitAdjustments> adjustments;
+    private final MeterRegistry registry;
+    private final String prefix;
+    private final String replicaId = UUID.randomUUID().toString().substring(0, 8);
+    private final AtomicLong leaseCounter = new AtomicLong();
+    private final Map<String, Counter> refusals = new ConcurrentHashMap<>();
+
+    public RateLimitFilter(LimitsConfig config, LimitStores stores, StateProperties state,
+                           ObjectProvider<LimitAdjustments> adjustments, MeterRegistry registry) {
+        this.config = config;
+        this.stores = stores;
+        this.state = state;
+        this.adjustments = adjustments;
+        this.registry = registry;
+        this.prefix = state.redis().keyPrefix() + "rl:";
+    }
+
+    @Override
+    public Mono<Void> filter(GuardContext ctx, GuardChain chain) {
+        ModelRoute route = ctx.route();
+        InferenceRequest inference = ctx.inference();
+        if (route == null || inference == null || ctx.account() == null) {
+            return chain.next(ctx);
+        }
+        ResolvedLimits limits = config.current().resolve(ctx.account().tier(), route.entry().glob());
+        if (limits.isEmpty()) {
+            return chain.next(ctx);
+        }
+        LimitAdjustments adjust = adjustments.getIfAvailable();
+        double factor = adjust == null || ctx.key() == null ? 1.0 : adjust.keyFactor(ctx.key());
+        Admission admission = plan(ctx, limits, factor);
+        StoreCircuit circuit = stores.circuit();
+        if (circuit == null) {
+            return run(ctx, chain, admission, stores.primary());
+        }
+        if (!circuit.tryAcquire()) {
+            return onStoreFailure(ctx, chain, admission);
+        }
+        long start = System.nanoTime();
+        return Mono.fromFuture(() -> admission.run(stores.primary()))
+                // Redis answers complete on Lettuce's I/O thread: the request goes on elsewhere, so
+                // that thread stays free for the next answers (else they time out under load)
+                .publishOn(Schedulers.parallel())
+                .then(Mono.fromRunnable(() -> circuit.success(System.nanoTime() - start)))
+                .then(Mono.defer(() -> decide(ctx, chain, admission)))
+                .onErrorResume(e -> !(e instanceof GuardRejection) && admission.store == stores.primary()
+                        && !admission.decided, e -> {
+                    circuit.failure(System.nanoTime() - start, e);
+                    admission.undo();
+                    return onStoreFailure(ctx, chain, admission);
+                });
+    }
+
+    private Mono<Void> run(GuardContext ctx, GuardChain chain, Admission admission, LimitStore store) {
+        return Mono.fromFuture(() -> admission.run(store)).then(Mono.defer(() -> decide(ctx, chain, admission)));
+    }
+
+    private Mono<Void> onStoreFailure(GuardContext ctx, GuardChain chain, Admission failed) {
+        if (failed.limits.mode() == LimitMode.SHADOW) {
+            return chain.next(ctx); // shadow mode never refuses, not even for a dead store
+        }
+        return switch (state.onStoreFailure()) {
+            case FAIL_OPEN -> chain.next(ctx);
+            case FAIL_CLOSED -> Mono.error(new GuardRejection(ErrorCode.OVERLOADED,
+                    "The gateway cannot check rate limits right now. Retry shortly.", Duration.ofSeconds(1)));
+            case LOCAL_FALLBACK -> {
+                Admission share = plan(ctx, failed.limits.divided(Math.max(1, state.redis().replicas())), failed.keyFactor);
+                yield run(ctx, chain, share, stores.fallback());
+            }
+        };
+    }
+
+    private Mono<Void> decide(GuardContext ctx, GuardChain chain, Admission admission) {
+        admission.decided = true;
+        boolean refused = admission.refused();
+        GuardRejection rejection = refused ? admission.rejection() : null;
+        boolean shadow = admission.limits.mode() == LimitMode.SHADOW;
+        if (rejection != null) {
+            count(admission, rejection, shadow);
+        }
+        if (refused && !shadow) {
+            admission.undo();
+        }
+        ServerHttpResponse response = ctx.exchange().getResponse();
+        response.beforeCommit(() -> {
+            RateLimitHeaders.apply(response.getHeaders(), admission);
+            return Mono.empty();
+        });
+        if (rejection != null) {
+            if (!shadow) {
+                return Mono.error(rejection);
+            }
+            ctx.shadowRejection(rejection.code());
+        }
+        return chain.next(ctx).doFinally(signal -> {
+            HttpStatusCode status = response.getStatusCode();
+            boolean succeeded = signal == SignalType.ON_COMPLETE && status != null && status.is2xxSuccessful()
+                    && ctx.error() == null;
+            admission.finish(ctx.usage(), succeeded);
+        });
+    }
+
+    private void count(Admission admission, GuardRejection rejection, boolean shadow) {
+        String limit = rejection.code() == ErrorCode.CONCURRENCY_LIMIT_EXCEEDED ? "concurrency" : limitOf(admission);
+        String key = limit + '|' + shadow;
+        refusals.computeIfAbsent(key, k -> Counter.builder("usage_guard_rate_limit_refusals")
+                .description("Requests a rate limit refused (mode=enforce) or would have refused (mode=shadow)")
+                .tag("limit", limit).tag("mode", shadow ? "shadow" : "enforce").register(registry)).increment();
+    }
+
+    /** The window id of the refusing bucket's worst window, e.g. {@code rpm}, {@code key_tpm}, {@code global_rpm}. */
+    private static String limitOf(Admission a) {
+        Admission.Use worst = null;
+        for (Admission.Use use : a.uses) {
+            if (use.result != null && !use.result.consumed()
+                    && (worst == null || Long.compareUnsigned(use.result.nanosToWait(), worst.result.nanosToWait()) > 0)) {
+                worst = use;
+            }
+        }
+        if (worst == null) {
+            return "concurrency";
+        }
+        String p = worst.spec.scope() == Scope.ACCOUNT ? "" : worst.spec.scope().label() + "_";
+        Window w = worst.spec.windows()[0];
+        long[] avail = worst.result.available();
+        for (int i = 0; i < worst.spec.windows().length; i++) {
+            if (i >= avail.length || avail[i] < worst.amount) {
+                w = worst.spec.windows()[i];
+            }
+        }
+        return p + w.id();
+    }
+
+    /** What this request takes: one request, its token estimate (or images), one slot in each concurrency counter. */
+    private Admission plan(GuardContext ctx, ResolvedLimits limits, double factor) {
+        InferenceRequest inference = ctx.inference();
+        ModelRoute route = ctx.route();
+        boolean imagesRequest = IMAGES_PATH.equals(ctx.exchange().getRequest().getPath().value());
+        int n = Math.max(1, inference.n() == null ? 1 : inference.n());
+        long images = imagesRequest ? n : 0;
+        long tokens = imagesRequest ? 0 : tokenEstimate(ctx, inference, route, n);
+        String account = tag(ctx.account().id());
+        String glob = tag(route.entry().glob());
+        String keyId = ctx.key() == null ? null : tag(ctx.key().id());
+        String accountBase = prefix + "{" + account + "}:" + glob + ":";
+        String keyBase = keyId == null ? null : accountBase + "k:" + keyId + ":";
+        String globalBase = prefix + "{m:" + glob + "}:";
+        boolean throttled = factor < 1.0 && keyId != null;
+
+        List<Admission.Use> uses = new ArrayList<>(8);
+        for (BucketSpec spec : limits.specs()) {
+            addUse(uses, spec, accountBase, keyBase, globalBase, tokens, images, factor);
+        }
+        if (throttled) {
+            addUse(uses, limits.keyRequestsDerived(), accountBase, keyBase, globalBase, tokens, images, factor);
+            addUse(uses, limits.keyTokensDerived(), accountBase, keyBase, globalBase, tokens, images, factor);
+        }
+
+        List<String> keys = new ArrayList<>(2);
+        List<Integer> caps = new ArrayList<>(2);
+        List<Scope> scopes = new ArrayList<>(2);
+        if (limits.accountConcurrency() >= 0) {
+            keys.add(accountBase + "conc");
+            caps.add(limits.accountConcurrency());
+            scopes.add(Scope.ACCOUNT);
+        }
+        int keyConcurrency = limits.keyConcurrency() >= 0 ? limits.keyConcurrency()
+                : throttled ? limits.accountConcurrency() : -1;
+        if (keyConcurrency >= 0 && keyBase != null) {
+            keys.add(keyBase + "conc");
+            caps.add(factor >= 1.0 ? keyConcurrency : (int) Math.floor(keyConcurrency * Math.max(0, factor)));
+            scopes.add(Scope.KEY);
+        }
+        List<Admission.LeaseGroup> groups = new ArrayList<>(2);
+        if (!keys.isEmpty()) {
+            groups.add(new Admission.LeaseGroup(keys.toArray(String[]::new), caps.stream().mapToInt(Integer::intValue).toArray(),
+                    scopes.toArray(Scope[]::new)));
+        }
+        if (limits.globalConcurrency() >= 0) {
+            groups.add(new Admission.LeaseGroup(new String[]{globalBase + "conc"}, new int[]{limits.globalConcurrency()},
+                    new Scope[]{Scope.GLOBAL}));
+        }
+        return new Admission(limits, factor, route.model(), tokens, images, uses.toArray(Admission.Use[]::new),
+                groups.toArray(Admission.LeaseGroup[]::new), replicaId + ":" + leaseCounter.incrementAndGet());
+    }
+
+    private static void addUse(List<Admission.Use> uses, BucketSpec spec, String accountBase, String keyBase, String globalBase,
+                               long tokens, long images, double factor) {
+        if (spec == null) {
+            return;
+        }
+        long amount = switch (spec.unit()) {
+            case REQUESTS -> 1;
+            case TOKENS -> tokens;
+            case IMAGES -> images;
+        };
+        if (amount <= 0) {
+            return;
+        }
+        String base = switch (spec.scope()) {
+            case ACCOUNT -> accountBase;
+            case KEY -> keyBase;
+            case GLOBAL -> globalBase;
+        };
+        if (base == null) {
+            return;
+        }
+        if (spec.scope() == Scope.KEY) {
+            amount = Admission.scaled(amount, factor);
+        }
+        uses.add(new Admission.Use(spec, base + spec.unit().suffix, amount));
+    }
+
+    /**
+     * Prompt tokens (the usage guard's estimate; characters ÷ 4 + 1 when it has none) plus the
+     * completion tokens the request may produce ({@code max_tokens}, else the model's
+     * {@code max-tokens-default}) for each of its {@code n} choices.
+     */
+    static long tokenEstimate(GuardContext ctx, InferenceRequest inference, ModelRoute route, int n) {
+        long prompt = ctx.promptTokenEstimate();
+        if (prompt < 0) {
+            prompt = inference.promptChars() / 4 + 1;
+        }
+        long completion = inference.maxTokens() != null ? inference.maxTokens() : route.entry().maxTokensDefault();
+        return prompt + completion * n;
+    }
+
+    /** Keeps account ids and globs from breaking the Redis Cluster hash tag. */
+    static String tag(String s) {
+        if (s.indexOf('{') < 0 && s.indexOf('}') < 0 && s.indexOf('%') < 0) {
+            return s;
+        }
+        return s.replace("%", "%25").replace("{", "%7B").replace("}", "%7D");
+    }
+}

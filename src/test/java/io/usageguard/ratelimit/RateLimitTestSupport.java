@@ -1,0 +1,76 @@
+package io.usageguard.ratelimit;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+import io.usageguard.testsupport.GatewayInstance;
+import org.springframework.http.MediaType;
+import org.springframework.test.web.reactive.server.EntityExchangeResult;
+
+/** Small helpers shared by the rate limit tests. */
+final class RateLimitTestSupport {
+
+    private RateLimitTestSupport() {
+    }
+
+    /** Every window generous, so that a test's one tight window is hit first. */
+    static final Map<String, Object> LOOSE = Map.of("rpm", 1000, "rph", 1000, "rpd", 1000,
+            "tpm", 10_000_000, "tpd", 10_000_000, "ipm", 1000, "ipd", 1000, "concurrency", 100);
+
+    /** {@code usage-guard.tiers.<tier>.*}: the loose limits with the given ones instead. */
+    static Map<String, Object> tier(String tier, Map<String, Object> tight) {
+        Map<String, Object> props = new LinkedHashMap<>();
+        Map<String, Object> all = new LinkedHashMap<>(LOOSE);
+        all.putAll(tight);
+        all.forEach((k, v) -> props.put("usage-guard.tiers." + tier + "." + k, v));
+        return props;
+    }
+
+    static EntityExchangeResult<String> chat(GatewayInstance g, String key, String model, int maxTokens) {
+        return g.api().post().uri("/v1/chat/completions").header("Authorization", "Bearer " + key)
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue("{\"model\":\"" + model + "\",\"max_tokens\":" + maxTokens
+                        + ",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}")
+                .exchange().expectBody(String.class).returnResult();
+    }
+
+    static EntityExchangeResult<String> images(GatewayInstance g, String key, String model, int n) {
+        return g.api().post().uri("/v1/images/generations").header("Authorization", "Bearer " + key)
+                .contentType(MediaType.APPLICATION_JSON)
+                .bodyValue("{\"model\":\"" + model + "\",\"prompt\":\"a cat\",\"n\":" + n + "}")
+                .exchange().expectBody(String.class).returnResult();
+    }
+
+    static String header(EntityExchangeResult<?> r, String name) {
+        return r.getResponseHeaders().getFirst(name);
+    }
+
+    static void await(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting for " + what);
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    /** The value of one Prometheus sample line starting with {@code prefix}, or 0 when absent. */
+    static double metric(GatewayInstance g, String prefix) {
+        String text = g.admin().get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
+                .expectBody(String.class).returnResult().getResponseBody();
+        for (String line : text.split("\n")) {
+            if (line.startsWith(prefix)) {
+                return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return 0;
+    }
+}
