@@ -57,7 +57,7 @@ class RenderedConfigGatewayTest {
      * Sections under {@code usage-guard:} in the values whose properties records live on branches not
      * merged here yet (sharing, limits mode, shutdown): the lead adds them to {@link #bindSection}.
      */
-    private static final Set<String> NOT_YET_BOUND = Set.of("sharing", "limits", "shutdown");
+    private static final Set<String> NOT_YET_BOUND = Set.of("shutdown");
 
     @TempDir
     static Path tmp;
@@ -268,6 +268,8 @@ class RenderedConfigGatewayTest {
             case "client-ip" -> binder.bind("usage-guard.client-ip", ClientIpProperties.class).get();
             case "registry" -> binder.bind("usage-guard.registry", RegistryProperties.class).get();
             case "admin" -> binder.bind("usage-guard.admin", AdminProperties.class).get();
+            case "sharing" -> binder.bind("usage-guard.sharing", io.usageguard.sharing.SharingProperties.class).get();
+            case "limits" -> binder.bind("usage-guard.limits", io.usageguard.ratelimit.LimitsProperties.class).get();
             case "tiers" -> binder.bind("usage-guard.tiers", Bindable.mapOf(String.class, LimitSet.class)).get();
             default -> throw new AssertionError("usage-guard." + section + " is written in the values but no "
                     + "properties record of the gateway binds it (a typo, or a record this test must learn)");
