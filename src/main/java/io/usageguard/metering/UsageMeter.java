@@ -213,6 +213,20 @@ public class UsageMeter implements RequestObserver, SmartLifecycle {
         }
     }
 
+    /** Requests counted and not yet written (for tests and diagnostics). */
+    long unflushedRequests() {
+        lock.lock();
+        try {
+            long n = pending.values().stream().mapToLong(UsageCounts::allRequests).sum();
+            for (Counts c : current.counts.values()) {
+                n += c.snapshot().allRequests();
+            }
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private static boolean matches(UsageKey k, String accountId, LocalDate from, LocalDate to) {
         return k.accountId().equals(accountId) && !k.day().isBefore(from) && !k.day().isAfter(to);
     }

@@ -19,7 +19,10 @@ import io.usageguard.testsupport.MutableClock;
 import io.usageguard.testsupport.Registries;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.springframework.http.MediaType;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -28,6 +31,7 @@ import tools.jackson.databind.json.JsonMapper;
  * Usage records end to end: real gateway instances on one real PostgreSQL schema, the stub backend
  * answering with known token counts, the admin usage endpoint, a restart in between.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class UsageMeteringIntegrationTest {
 
     static final JsonMapper JSON = JsonMapper.builder().build();
@@ -75,6 +79,21 @@ class UsageMeteringIntegrationTest {
         assertThat(answer).isNotEmpty();
     }
 
+    /** Polls the usage endpoint until the account's requests (served and refused) on that day reach n. */
+    static void awaitRequests(GatewayInstance g, String account, String day, long n) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        long seen;
+        do {
+            JsonNode total = usage(g, account, day, day).get("total");
+            seen = total.get("requests").asLong() + total.get("rejected_requests").asLong();
+            if (seen >= n) {
+                return;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError(account + " has " + seen + " requests on " + day + ", expected " + n);
+    }
+
     static JsonNode usage(GatewayInstance g, String account, String from, String to) {
         String body = g.admin().get().uri("/admin/accounts/{id}/usage?from={f}&to={t}", account, from, to)
                 .exchange().expectStatus().isOk().expectBody(String.class).returnResult().getResponseBody();
@@ -116,6 +135,10 @@ class UsageMeteringIntegrationTest {
             a.chat(k1, "enterprise-model").expectStatus().isForbidden();
             a.chat(k2, "enterprise-model").expectStatus().isForbidden();
             chat(a, otherKey, "test-model", false); // another account: not in acme's report
+            // a request is metered when the gateway is done with it, which can be just after the client has
+            // its answer: wait for all of day 1 before moving the clock to day 2
+            awaitRequests(a, "acme", "2026-11-23", 8);
+            awaitRequests(a, "other", "2026-11-23", 1);
             // day 2 (UTC): 2 more on test-model
             clock.advance(Duration.ofHours(4));
             chat(a, k1, "test-model", false);
@@ -128,6 +151,7 @@ class UsageMeteringIntegrationTest {
                     "2026-11-23 second-model 1 0" + (tokens ? " " + p + " " + c : ""),
                     "2026-11-23 test-model 5 0" + (tokens ? " " + 5 * p + " " + 5 * c : ""),
                     "2026-11-24 test-model 2 0" + (tokens ? " " + 2 * p + " " + 2 * c : ""));
+            awaitRequests(a, "acme", "2026-11-24", 2);
             // answered before any flush: the in-memory counts are included
             JsonNode before = usage(a, "acme", "2026-11-23", "2026-11-24");
             assertThat(rows(before, tokens)).containsExactlyElementsOf(expected);
@@ -139,6 +163,7 @@ class UsageMeteringIntegrationTest {
             // an explicit flush in between must not double count what is flushed again at shutdown
             assertThat(a.bean(UsageMeter.class).flush()).isTrue();
             chat(a, k1, "test-model", false);
+            awaitRequests(a, "acme", "2026-11-24", 3);
             expected = new ArrayList<>(expected);
             expected.set(3, "2026-11-24 test-model 3 0" + (tokens ? " " + 3 * p + " " + 3 * c : ""));
             assertThat(rows(usage(a, "acme", "2026-11-23", "2026-11-24"), tokens)).containsExactlyElementsOf(expected);
@@ -174,6 +199,7 @@ class UsageMeteringIntegrationTest {
             UsageMeter meter = g.bean(UsageMeter.class);
             chat(g, keys.get(0), "test-model", false);
             chat(g, keys.get(1), "test-model", false);
+            awaitUnflushed(meter, 2);
             try (Connection db = DriverManager.getConnection(Registries.PG_URL + "?currentSchema=" + schema,
                     Registries.PG_USER, "");
                  Statement st = db.createStatement()) {
@@ -183,6 +209,7 @@ class UsageMeteringIntegrationTest {
                     chat(g, keys.get(2), "test-model", false);
                     chat(g, keys.get(3), "test-model", false);
                     chat(g, keys.get(3), "test-model", false);
+                    awaitUnflushed(meter, 5);
                     assertThat(meter.flush()).isFalse(); // one more row fits (3), the other key's do not
                 } finally {
                     st.execute("alter table usage_records_away rename to usage_records");
@@ -210,6 +237,16 @@ class UsageMeteringIntegrationTest {
         }
     }
 
+    static void awaitUnflushed(UsageMeter meter, long n) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (meter.unflushedRequests() < n) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("only " + meter.unflushedRequests() + " requests metered, expected " + n);
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
+        }
+    }
+
     static double metric(String exposition, String name) {
         for (String line : exposition.split("\n")) {
             if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
@@ -220,6 +257,8 @@ class UsageMeteringIntegrationTest {
     }
 
     @Test
+    @Order(1) // first: a rare 30s hang of an admin call right after another instance of this class closed was seen
+              // twice in this test (no thread of the gateway blocked; reactor-netty had one loop thread left)
     void usageEndpointValidatesItsInput() {
         try (GatewayInstance g = GatewayInstance.builder(backend.uri()).start()) {
             g.account("acme", "L1", "INDIVIDUAL");
