@@ -5,6 +5,7 @@ import java.util.concurrent.ThreadLocalRandom;
 
 import io.usageguard.account.AccountPolicyFilter;
 import io.usageguard.authlimit.AuthFailureFilter;
+import io.usageguard.backend.BackendProtectionFilter;
 import io.usageguard.clientip.ClientIpFilter;
 import io.usageguard.core.ErrorResponses;
 import io.usageguard.core.GuardRejection;
@@ -15,6 +16,7 @@ import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
 import io.usageguard.usage.UsageFilter;
 import io.usageguard.sharing.KeySharingFilter;
+import io.usageguard.shedding.LoadSheddingFilter;
 import io.usageguard.verification.VerificationFilter;
 import org.springframework.core.Ordered;
 import org.springframework.http.server.reactive.ServerHttpRequest;
@@ -52,10 +54,13 @@ public class GuardPipeline implements WebFilter, Ordered {
                          KeySharingFilter keySharing,
                          UsageFilter usage,
                          RateLimitFilter rateLimits,
+                         LoadSheddingFilter loadShedding,
+                         BackendProtectionFilter backendProtection,
                          List<RequestObserver> observers) {
         this.publicPort = publicPort;
         this.observers = observers.toArray(RequestObserver[]::new);
         this.guards = List.of(
+                loadShedding,      // header size (431), draining for shutdown, global in-flight ceiling (503)
                 clientIp,          // who is calling: socket peer, X-Forwarded-For only via trusted proxies
                 authFailureLimit,  // an address that sent too many invalid keys: 429 before any key lookup
                 identity,          // API key: format, checksum, known, revoked/expired/suspended, IP allowlist
@@ -66,7 +71,8 @@ public class GuardPipeline implements WebFilter, Ordered {
                 verification,      // real-name verification level, pending re-verification
                 keySharing,        // key used from too many networks: observe, throttle or suspend (§2.2.3)
                 usage,             // prompt token estimate; ask streams for usage; read usage from the answer
-                rateLimits         // tier/model limits: 7 windows, concurrency, per-key cap, global ceiling; x-ratelimit-* headers
+                rateLimits,        // tier/model limits: 7 windows, concurrency, per-key cap, global ceiling; x-ratelimit-* headers
+                backendProtection  // healthy backend of the pool, breaker + bulkhead (503), timeouts (504)
         ).toArray(GuardFilter[]::new);
     }
 

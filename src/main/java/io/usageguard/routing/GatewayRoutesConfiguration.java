@@ -34,7 +34,9 @@ public class GatewayRoutesConfiguration {
                         }
                         return f;
                     })
-                    .metadata("response-timeout", backend.timeout().toMillis())
+                    // SCG's wait for response headers; the exact per-call timeouts are BackendProtectionFilter's
+                    .metadata("response-timeout", Math.max(backend.timeout().toMillis(),
+                            backend.firstByteTimeout().toMillis()))
                     .uri(backend.uri()));
         }
         return routes.build();

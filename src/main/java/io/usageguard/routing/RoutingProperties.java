@@ -53,15 +53,20 @@ public record RoutingProperties(
 
     /**
      * @param uri           base URI of an OpenAI-compatible server, e.g. {@code http://vllm:8000}
-     * @param maxConcurrent requests in flight to this backend at most (bulkhead); 0 = unlimited
-     * @param timeout       longest wait for the backend's response headers, and between two reads of a stream
+     * @param maxConcurrent requests in flight to this backend at most (bulkhead, no waiting); 0 = unlimited
+     * @param timeout       longest a non-streaming call may take, response fully written (504 after it)
      * @param apiKey        the backend's own key, sent as {@code Authorization: Bearer}; the client's key never is
+     * @param firstByteTimeout for a stream: longest wait for the first byte of the response body; the
+     *                      stream itself is never cut by a timeout once it flows (docs/backend-protection.md)
+     * @param circuitBreaker the backend's circuit breaker (5xx answers and timeouts are failures)
      */
     public record BackendProperties(
             String uri,
             @DefaultValue("0") int maxConcurrent,
             @DefaultValue("120s") Duration timeout,
-            String apiKey) {
+            String apiKey,
+            @DefaultValue("60s") Duration firstByteTimeout,
+            @DefaultValue io.usageguard.backend.CircuitBreakerSettings circuitBreaker) {
     }
 
     /**

@@ -190,11 +190,12 @@ public final class SseUsageParser {
         }
         int n = to - from;
         if (eventDataBytes + n > maxEventBytes) {
-            eventOversize = true; // skip the rest of this event
-            return;
+            // scan up to the limit and skip the rest of this event: the same however the bytes were cut
+            n = (int) (maxEventBytes - eventDataBytes);
+            eventOversize = true;
         }
         eventDataBytes += n;
-        for (int k = from; k < to && doneMatch >= 0; k++) {
+        for (int k = from; k < from + n && doneMatch >= 0; k++) {
             if (doneMatch < DONE.length && bytes[k] == DONE[doneMatch]) {
                 doneMatch++;
             } else {

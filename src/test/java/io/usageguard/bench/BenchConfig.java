@@ -10,7 +10,7 @@ final class BenchConfig {
 
     static GatewayInstance.Builder generousLimits(GatewayInstance.Builder b) {
         return b.property("usage-guard.tiers.L1.rpm", 1_000_000_000L)
-                .property("usage-guard.tiers.L1.tpm", 1_000_000_000_000L)
+                .property("usage-guard.tiers.L1.tpm", 10_000_000_000L)
                 .property("usage-guard.tiers.L1.concurrency", 100_000)
                 .property("usage-guard.auth-failures.max", 1_000_000);
     }

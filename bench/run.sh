@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Usage Guard benchmark: the price of the restrictions, measured side by side in one run.
+#   bench/run.sh                      (needs: JDK 17+, wrk, curl, redis-server on 127.0.0.1:6379 for the redis row)
+# Starts a stub backend, the bare Spring Cloud Gateway route (no restrictions), Usage Guard with local
+# state and with Redis state, all with the same JVM flags; drives each with wrk after a warm-up; prints
+# requests/s, p50, p99 and the ratio to the bare route; then p99 at 70 % of the bare route's saturation
+# and the time to the first SSE event.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-20s}
+WARMUP=${WARMUP:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+JVM_FLAGS=${JVM_FLAGS:--Xms512m -Xmx512m -XX:+UseG1GC}
+SSE_SAMPLES=${SSE_SAMPLES:-50}
+STUB=18500; BARE=18510; LOCAL=18520; REDIS=18530
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
+
+./mvnw -q -B -DskipTests package
+./mvnw -q -B dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench-classpath.txt >/dev/null
+CP="target/test-classes:target/classes:$(cat target/bench-classpath.txt)"
+JAR=$(ls target/usage-guard-*.jar | grep -v original | head -1)
+LOGS=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+java -cp "$CP" io.usageguard.demo.StubInferenceServer $STUB >"$LOGS/stub.log" 2>&1 & PIDS+=($!)
+# shellcheck disable=SC2086
+# (management on the API port: no child context, so none of Usage Guard's admin beans are loaded)
+java $JVM_FLAGS -cp "$CP" usageguardbench.BareGatewayApplication --server.port=$BARE \
+  --management.server.port=$BARE --bench.backend=http://127.0.0.1:$STUB --logging.level.root=WARN \
+  >"$LOGS/bare.log" 2>&1 & PIDS+=($!)
+guard() { # port, store
+  # shellcheck disable=SC2086
+  BENCH_STUB_PORT=$STUB java $JVM_FLAGS -jar "$JAR" --spring.config.additional-location=file:bench/guard.yml \
+    --server.port=$1 --management.server.port=$(($1+1)) --usage-guard.state.store=$2 \
+    --usage-guard.state.redis.key-prefix="ugbench:$$:$2:" --usage-guard.registry.url="jdbc:h2:mem:bench$2;DB_CLOSE_DELAY=-1;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE" \
+    --logging.level.root=WARN >"$LOGS/guard-$2.log" 2>&1 & PIDS+=($!)
+}
+guard $LOCAL local
+guard $REDIS redis
+for port in $BARE $((LOCAL+1)) $((REDIS+1)); do
+  for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null 2>&1 && break; sleep 1; done
+  curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null || { echo "a server on $port did not start; logs in $LOGS" >&2; exit 1; }
+done
+
+issue_key() { # management port
+  curl -sf -X PUT "http://127.0.0.1:$1/admin/accounts/bench" -H "Authorization: Bearer bench-admin-token" \
+    -H "Content-Type: application/json" -d '{"tier":"L1","verification":"INDIVIDUAL","minor":false}' >/dev/null
+  curl -sf -X POST "http://127.0.0.1:$1/admin/accounts/bench/keys" -H "Authorization: Bearer bench-admin-token" \
+    -H "Content-Type: application/json" -d '{"name":"bench"}' | sed -E 's/.*"key":"([^"]+)".*/\1/'
+}
+KEY_LOCAL=$(issue_key $((LOCAL+1)))
+KEY_REDIS=$(issue_key $((REDIS+1)))
+
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000 } else print v }'; }
+# run_wrk port key duration [delay_ms] -> "rps p50ms p99ms non2xx"
+run_wrk() {
+  local out
+  out=$(BENCH_KEY=$2 BENCH_DELAY_MS=${4:-0} wrk -t"$THREADS" -c"$CONNECTIONS" -d"$3" --latency -s bench/post.lua \
+        "http://127.0.0.1:$1/v1/chat/completions")
+  local rps p50 p99 bad
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
+  p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
+  bad=$(echo "$out" | awk '/Non-2xx/ {print $5}'); bad=${bad:-0}
+  echo "$rps $p50 $p99 $bad"
+}
+
+declare -A RPS P50 P99 BAD
+for target in bare:$BARE:none local:$LOCAL:$KEY_LOCAL redis:$REDIS:$KEY_REDIS; do
+  IFS=: read -r name port key <<<"$target"
+  run_wrk "$port" "$key" "$WARMUP" >/dev/null
+done
+# measured back to back, in one run
+for target in bare:$BARE:none local:$LOCAL:$KEY_LOCAL redis:$REDIS:$KEY_REDIS; do
+  IFS=: read -r name port key <<<"$target"
+  read -r RPS[$name] P50[$name] P99[$name] BAD[$name] < <(run_wrk "$port" "$key" "$DURATION")
+done
+
+echo
+echo "Usage Guard benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(java -version 2>&1 | head -1)"
+echo "wrk: $THREADS thread(s), $CONNECTIONS connections, $DURATION after $WARMUP warm-up; JVM flags: $JVM_FLAGS"
+printf "%-28s %12s %10s %10s %8s %8s\n" configuration "requests/s" "p50 ms" "p99 ms" ratio non-2xx
+for name in bare local redis; do
+  ratio=$(awk -v a="${RPS[$name]}" -v b="${RPS[bare]}" 'BEGIN { printf "%.3f", a/b }')
+  label=$([ $name = bare ] && echo "bare SCG route" || echo "all restrictions, $name")
+  printf "%-28s %12s %10s %10s %8s %8s\n" "$label" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" "$ratio" "${BAD[$name]}"
+done
+
+# p99 at ~70 % of the bare route's saturation: each connection paces itself
+DELAY=$(awk -v r="${RPS[bare]}" -v c="$CONNECTIONS" -v l="${P50[bare]}" 'BEGIN { d = 1000*c/(0.7*r) - l; if (d < 1) d = 1; printf "%d", d }')
+read -r r70b p50b p99b _ < <(run_wrk $BARE none "$DURATION" "$DELAY")
+read -r r70l p50l p99l _ < <(run_wrk $LOCAL "$KEY_LOCAL" "$DURATION" "$DELAY")
+echo
+echo "At ~70 % of the bare route's saturation (pause ${DELAY} ms per request per connection):"
+printf "  bare: %s req/s, p99 %s ms; local: %s req/s, p99 %s ms; p99 added: %s ms\n" "$r70b" "$p99b" "$r70l" "$p99l" \
+  "$(awk -v a="$p99l" -v b="$p99b" 'BEGIN { printf "%.2f", a-b }')"
+
+# time to the first SSE event, median of SSE_SAMPLES streams
+ttfe() { # port key
+  for _ in $(seq 1 "$SSE_SAMPLES"); do
+    curl -s -N -o /dev/null -w "%{time_starttransfer}\n" "http://127.0.0.1:$1/v1/chat/completions" \
+      -H "Authorization: Bearer $2" -H "Content-Type: application/json" \
+      -d '{"model":"bench-model","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+  done | sort -n | awk '{ a[NR] = $1 } END { printf "%.3f", a[int((NR+1)/2)] * 1000 }'
+}
+tb=$(ttfe $BARE none); tl=$(ttfe $LOCAL "$KEY_LOCAL")
+echo
+echo "Time to first SSE event (median of $SSE_SAMPLES): bare $tb ms, all restrictions (local) $tl ms, added $(awk -v a="$tl" -v b="$tb" 'BEGIN { printf "%.3f", a-b }') ms"
