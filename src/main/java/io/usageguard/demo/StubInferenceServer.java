@@ -15,6 +15,7 @@ import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
+import reactor.netty.resources.LoopResources;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -29,6 +30,11 @@ public final class StubInferenceServer implements AutoCloseable {
     private static final JsonMapper JSON = JsonMapper.builder().build();
 
     private final DisposableServer server;
+    /**
+     * Its own event loops: reactor-netty's global ones are disposed whenever a Spring context using
+     * them closes, which would silently kill a stub that outlives a gateway instance in a test.
+     */
+    private final LoopResources loops = LoopResources.create("stub-backend", 1, 2, true);
     /** Completion tokens per answer; each SSE event carries one. */
     private volatile int completionTokens = 5;
     /** Added before the response headers. */
@@ -39,6 +45,10 @@ public final class StubInferenceServer implements AutoCloseable {
     private volatile int failWithStatus;
     /** When false, a stream ends without a usage chunk even if asked for one. */
     private volatile boolean reportUsage = true;
+    /** When set, the answer's text (JSON: the whole content; SSE: the first event's delta); else "tok0 tok1 ...". */
+    private volatile String content;
+    /** When non-negative, the prompt tokens reported; else body length / 4. */
+    private volatile int promptTokens = -1;
     private final AtomicInteger requests = new AtomicInteger();
     private final AtomicInteger cancelled = new AtomicInteger();
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -46,7 +56,7 @@ public final class StubInferenceServer implements AutoCloseable {
     private volatile String lastBody = "";
 
     private StubInferenceServer(String host, int port) {
-        this.server = HttpServer.create().host(host).port(port)
+        this.server = HttpServer.create().runOn(loops).host(host).port(port)
                 .route(routes -> routes
                         .post("/v1/chat/completions", (req, res) -> handle(req, res, "chat"))
                         .post("/v1/completions", (req, res) -> handle(req, res, "text"))
@@ -103,12 +113,24 @@ public final class StubInferenceServer implements AutoCloseable {
         return this;
     }
 
+    public StubInferenceServer content(String text) {
+        this.content = text;
+        return this;
+    }
+
+    public StubInferenceServer promptTokens(int n) {
+        this.promptTokens = n;
+        return this;
+    }
+
     public StubInferenceServer reset() {
         completionTokens = 5;
         delay = Duration.ZERO;
         eventInterval = Duration.ZERO;
         failWithStatus = 0;
         reportUsage = true;
+        content = null;
+        promptTokens = -1;
         requests.set(0);
         cancelled.set(0);
         lastHeaders.clear();
@@ -169,7 +191,8 @@ public final class StubInferenceServer implements AutoCloseable {
         String model = json.path("model").asString("unknown");
         boolean stream = json.path("stream").asBoolean(false);
         boolean includeUsage = json.path("stream_options").path("include_usage").asBoolean(false);
-        int prompt = Math.max(1, body.length() / 4);
+        int prompt = promptTokens >= 0 ? promptTokens : Math.max(1, body.length() / 4);
+        String text = content;
         int completion = completionTokens;
         if (!stream) {
             String usage = "{\"prompt_tokens\":" + prompt + ",\"completion_tokens\":" + completion
@@ -179,9 +202,9 @@ public final class StubInferenceServer implements AutoCloseable {
                         + "\"model\":\"" + model + "\",\"usage\":{\"prompt_tokens\":" + prompt + ",\"total_tokens\":" + prompt + "}}";
                 case "image" -> "{\"created\":0,\"data\":[{\"url\":\"http://127.0.0.1/image.png\"}]}";
                 case "text" -> "{\"id\":\"cmpl-stub\",\"object\":\"text_completion\",\"created\":0,\"model\":\"" + model
-                        + "\",\"choices\":[{\"index\":0,\"text\":\"" + words(completion) + "\",\"finish_reason\":\"stop\"}],\"usage\":" + usage + "}";
+                        + "\",\"choices\":[{\"index\":0,\"text\":\"" + (text != null ? text : words(completion)) + "\",\"finish_reason\":\"stop\"}],\"usage\":" + usage + "}";
                 default -> "{\"id\":\"chatcmpl-stub\",\"object\":\"chat.completion\",\"created\":0,\"model\":\"" + model
-                        + "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"" + words(completion)
+                        + "\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"" + (text != null ? text : words(completion))
                         + "\"},\"finish_reason\":\"stop\"}],\"usage\":" + usage + "}";
             };
             return res.header(HttpHeaderNames.CONTENT_TYPE, "application/json").sendString(Mono.just(content)).then();
@@ -189,8 +212,8 @@ public final class StubInferenceServer implements AutoCloseable {
         Duration interval = eventInterval;
         boolean usageChunk = includeUsage && reportUsage;
         Flux<String> events = Flux.range(0, completion).map(i -> "data: {\"id\":\"chatcmpl-stub\",\"object\":\"chat.completion.chunk\","
-                + "\"created\":0,\"model\":\"" + model + "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok" + i
-                + " \"},\"finish_reason\":null}]}\n\n");
+                + "\"created\":0,\"model\":\"" + model + "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + (text != null && i == 0 ? text : "tok" + i + " ")
+                + "\"},\"finish_reason\":null}]}\n\n");
         if (!interval.isZero()) {
             events = events.delayElements(interval);
         }
@@ -216,5 +239,6 @@ public final class StubInferenceServer implements AutoCloseable {
     @Override
     public void close() {
         server.disposeNow(Duration.ofSeconds(2));
+        loops.disposeLater(Duration.ZERO, Duration.ofSeconds(2)).block(Duration.ofSeconds(5));
     }
 }

@@ -49,6 +49,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                          RequestBodyFilter requestBody,
                          ModelRoutingFilter modelRouting,
                          VerificationFilter verification,
+                         io.usageguard.observability.InflightRequests inflight,
                          AuthFailureFilter authFailureLimit,
                          KeySharingFilter keySharing,
                          UsageFilter usage,
@@ -66,6 +67,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                 accountPolicy,     // account: terminated, suspended, restricted (minor)
                 requestBody,       // body read once under the size cap; model, stream, max_tokens
                 modelRouting,      // model → backend (404), tier may use the model (403)
+                inflight,          // usage_guard_inflight_requests{model}: counts from here to the response's end
                 verification,      // real-name verification level, pending re-verification
                 keySharing,        // key used from too many networks: observe, throttle or suspend (§2.2.3)
                 usage,             // prompt token estimate; ask streams for usage; read usage from the answer
