@@ -42,6 +42,10 @@ public final class GatewayInstance implements AutoCloseable {
                         ("management".equals(ns) ? management : api).set(e.getWebServer().getPort());
                     }
                 });
+        // Several gateways share this JVM: none may dispose reactor-netty's global loops and pools,
+        // which the others (and the tests' WebTestClients) still use. Production has one context.
+        builder.initializers(ctx -> ctx.getBeanFactory().registerSingleton("reactorResourceFactory",
+                new KeepGlobalReactorResources()));
         if (clock != null) {
             builder.initializers(ctx -> ctx.getBeanFactory().registerSingleton("testClock", clock));
         }
@@ -173,5 +177,21 @@ public final class GatewayInstance implements AutoCloseable {
     @Override
     public void close() {
         context.close();
+    }
+
+    /** Reactor-netty's global resources, left running when a context closes (see the constructor). */
+    static final class KeepGlobalReactorResources extends org.springframework.http.client.ReactorResourceFactory {
+
+        KeepGlobalReactorResources() {
+            setUseGlobalResources(true);
+        }
+
+        @Override
+        public void stop() {
+        }
+
+        @Override
+        public void destroy() {
+        }
     }
 }
