@@ -1,6 +1,7 @@
 package io.usageguard.ratelimit;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -72,7 +73,7 @@ public class RateLimitFilter implements GuardFilter {
         if (limits.isEmpty()) {
             return chain.next(ctx);
         }
-        LimitAdjustments adjust = adjustments.getIfAvailable();
+        LimitAdjustments adjust = adjustments();
         double factor = adjust == null || ctx.key() == null ? 1.0 : adjust.keyFactor(ctx.key());
         Admission admission = plan(ctx, limits, factor);
         StoreCircuit circuit = stores.circuit();
@@ -96,6 +97,18 @@ public class RateLimitFilter implements GuardFilter {
                     return onStoreFailure(ctx, chain, admission);
                 });
     }
+
+    /** Resolved once: a bean lookup by type on every request costs microseconds. */
+    private LimitAdjustments adjustments() {
+        Optional<LimitAdjustments> a = resolvedAdjustments;
+        if (a == null) {
+            a = Optional.ofNullable(adjustments.getIfAvailable());
+            resolvedAdjustments = a;
+        }
+        return a.orElse(null);
+    }
+
+    private volatile Optional<LimitAdjustments> resolvedAdjustments;
 
     private Mono<Void> run(GuardContext ctx, GuardChain chain, Admission admission, LimitStore store) {
         return Mono.fromFuture(() -> admission.run(store)).then(Mono.defer(() -> decide(ctx, chain, admission)));
