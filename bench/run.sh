@@ -13,7 +13,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 JVM_FLAGS=${JVM_FLAGS:--Xms512m -Xmx512m -XX:+UseG1GC}
 SSE_SAMPLES=${SSE_SAMPLES:-50}
-STUB=18500; BARE=18510; LOCAL=18520; REDIS=18530
+STUB=18500; BARE=18510; LOCAL=18520; REDIS=18530; LEAN=18540
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
 
 ./mvnw -q -B -DskipTests package
@@ -31,16 +31,18 @@ java -cp "$CP" io.usageguard.demo.StubInferenceServer $STUB >"$LOGS/stub.log" 2>
 java $JVM_FLAGS -cp "$CP" usageguardbench.BareGatewayApplication --server.port=$BARE \
   --management.server.port=$BARE --bench.backend=http://127.0.0.1:$STUB --logging.level.root=WARN \
   >"$LOGS/bare.log" 2>&1 & PIDS+=($!)
-guard() { # port, store
+guard() { # port, store, [extra flags]
   # shellcheck disable=SC2086
   BENCH_STUB_PORT=$STUB java $JVM_FLAGS -jar "$JAR" --spring.config.additional-location=file:bench/guard.yml \
     --server.port=$1 --management.server.port=$(($1+1)) --usage-guard.state.store=$2 \
     --usage-guard.state.redis.key-prefix="ugbench:$$:$2:" --usage-guard.registry.url="jdbc:h2:mem:bench$2;DB_CLOSE_DELAY=-1;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE" \
-    --logging.level.root=WARN >"$LOGS/guard-$2.log" 2>&1 & PIDS+=($!)
+    --logging.level.root=WARN ${3:-} >"$LOGS/guard-$2-$1.log" 2>&1 & PIDS+=($!)
 }
 guard $LOCAL local
 guard $REDIS redis
-for port in $BARE $((LOCAL+1)) $((REDIS+1)); do
+# the same as local, without reactor-netty's per-request HTTP metrics (usage-guard.observability.netty-metrics=false)
+guard $LEAN local --usage-guard.observability.netty-metrics=false
+for port in $BARE $((LOCAL+1)) $((REDIS+1)) $((LEAN+1)); do
   for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null 2>&1 && break; sleep 1; done
   curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null || { echo "a server on $port did not start; logs in $LOGS" >&2; exit 1; }
 done
@@ -53,6 +55,7 @@ issue_key() { # management port
 }
 KEY_LOCAL=$(issue_key $((LOCAL+1)))
 KEY_REDIS=$(issue_key $((REDIS+1)))
+KEY_LEAN=$(issue_key $((LEAN+1)))
 
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000 } else print v }'; }
 # run_wrk port key duration [delay_ms] -> "rps p50ms p99ms non2xx"
@@ -69,12 +72,12 @@ run_wrk() {
 }
 
 declare -A RPS P50 P99 BAD
-for target in bare:$BARE:none local:$LOCAL:$KEY_LOCAL redis:$REDIS:$KEY_REDIS; do
+for target in bare:$BARE:none local:$LOCAL:$KEY_LOCAL redis:$REDIS:$KEY_REDIS lean:$LEAN:$KEY_LEAN; do
   IFS=: read -r name port key <<<"$target"
   run_wrk "$port" "$key" "$WARMUP" >/dev/null
 done
 # measured back to back, in one run
-for target in bare:$BARE:none local:$LOCAL:$KEY_LOCAL redis:$REDIS:$KEY_REDIS; do
+for target in bare:$BARE:none local:$LOCAL:$KEY_LOCAL redis:$REDIS:$KEY_REDIS lean:$LEAN:$KEY_LEAN; do
   IFS=: read -r name port key <<<"$target"
   read -r RPS[$name] P50[$name] P99[$name] BAD[$name] < <(run_wrk "$port" "$key" "$DURATION")
 done
@@ -83,9 +86,13 @@ echo
 echo "Usage Guard benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(java -version 2>&1 | head -1)"
 echo "wrk: $THREADS thread(s), $CONNECTIONS connections, $DURATION after $WARMUP warm-up; JVM flags: $JVM_FLAGS"
 printf "%-28s %12s %10s %10s %8s %8s\n" configuration "requests/s" "p50 ms" "p99 ms" ratio non-2xx
-for name in bare local redis; do
+for name in bare local redis lean; do
   ratio=$(awk -v a="${RPS[$name]}" -v b="${RPS[bare]}" 'BEGIN { printf "%.3f", a/b }')
-  label=$([ $name = bare ] && echo "bare SCG route" || echo "all restrictions, $name")
+  case $name in
+    bare) label="bare SCG route" ;;
+    lean) label="local, no netty HTTP metrics" ;;
+    *) label="all restrictions, $name" ;;
+  esac
   printf "%-28s %12s %10s %10s %8s %8s\n" "$label" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" "$ratio" "${BAD[$name]}"
 done
 
