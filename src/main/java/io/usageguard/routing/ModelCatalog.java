@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.regex.Pattern;
 
 import org.springframework.stereotype.Component;
 
@@ -35,7 +34,7 @@ public class ModelCatalog {
                             + ", which is not under usage-guard.backends");
                 }
             }
-            list.add(new ModelEntry(glob, compile(glob), m.backend(), m.minVerification(), m.maxTokensDefault(),
+            list.add(new ModelEntry(glob, io.usageguard.core.Globs.compile(glob), m.backend(), m.minVerification(), m.maxTokensDefault(),
                     new LinkedHashSet<>(m.allowedTiers()), m));
         });
         list.sort(Comparator.comparing((ModelEntry e) -> !e.isLiteral())
@@ -68,18 +67,5 @@ public class ModelCatalog {
 
     public List<ModelEntry> entries() {
         return entries;
-    }
-
-    static Pattern compile(String glob) {
-        StringBuilder re = new StringBuilder();
-        for (int i = 0; i < glob.length(); i++) {
-            char c = glob.charAt(i);
-            switch (c) {
-                case '*' -> re.append(".*");
-                case '?' -> re.append('.');
-                default -> re.append(Pattern.quote(String.valueOf(c)));
-            }
-        }
-        return Pattern.compile(re.toString());
     }
 }

@@ -19,7 +19,6 @@ import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.JsonToken;
 import tools.jackson.core.ObjectReadContext;
-import tools.jackson.core.StreamReadConstraints;
 import tools.jackson.core.json.JsonFactory;
 
 /**
@@ -42,15 +41,7 @@ public class PromptTokenCounter {
     private static final int MEMO_LIMIT = 10_000;
     private static final Set<String> ROUTING_FIELDS = Set.of("model", "stream", "max_tokens",
             "max_completion_tokens", "max_output_tokens", "n", "stream_options");
-    private static final JsonFactory JSON = JsonFactory.builder()
-            .streamReadConstraints(StreamReadConstraints.builder()
-                    .maxNestingDepth(10_000)
-                    .maxDocumentLength(-1)
-                    .maxStringLength(Integer.MAX_VALUE)
-                    .maxNameLength(Integer.MAX_VALUE)
-                    .maxNumberLength(Integer.MAX_VALUE)
-                    .build())
-            .build();
+    private static final JsonFactory JSON = BodyJson.UNCONSTRAINED;
 
     private record Entry(String glob, Pattern pattern, Encoding encoding) {
         boolean literal() {
@@ -75,7 +66,7 @@ public class PromptTokenCounter {
             EncodingType type = EncodingType.fromName(name.trim().toLowerCase(java.util.Locale.ROOT))
                     .orElseThrow(() -> new IllegalStateException("usage-guard.usage.tokenizers.[" + glob + "] is "
                             + name + "; known encodings: cl100k_base, o200k_base, p50k_base, p50k_edit, r50k_base"));
-            list.add(new Entry(glob, compile(glob), registry.getEncoding(type))); // loaded now, not on a request
+            list.add(new Entry(glob, io.usageguard.core.Globs.compile(glob), registry.getEncoding(type))); // loaded now, not on a request
         });
         list.sort(Comparator.comparing((Entry e) -> !e.literal())
                 .thenComparing(Comparator.comparingInt(Entry::specificity).reversed())
@@ -181,18 +172,5 @@ public class PromptTokenCounter {
             return -1;
         }
         return taken;
-    }
-
-    private static Pattern compile(String glob) {
-        StringBuilder re = new StringBuilder();
-        for (int i = 0; i < glob.length(); i++) {
-            char c = glob.charAt(i);
-            switch (c) {
-                case '*' -> re.append(".*");
-                case '?' -> re.append('.');
-                default -> re.append(Pattern.quote(String.valueOf(c)));
-            }
-        }
-        return Pattern.compile(re.toString());
     }
 }

@@ -33,6 +33,9 @@ class CoreFormatsTest {
         assertThat(ErrorResponses.json(ErrorCode.MODEL_NOT_FOUND, "model `a\"b\\c\n` not found"))
                 .isEqualTo("{\"error\":{\"message\":\"model `a\\\"b\\\\c\\n` not found\",\"type\":\"invalid_request_error\","
                         + "\"code\":\"model_not_found\",\"param\":null}}");
+        StringBuilder sb = new StringBuilder();
+        JsonStrings.append(sb, "a\u0001b\u2028c\u007f");
+        assertThat(sb.toString()).isEqualTo("\"a\\u0001b\\u2028c\\u007f\"");
     }
 
     @Test
