@@ -30,6 +30,8 @@ public final class GatewayInstance implements AutoCloseable {
     private final int managementPort;
     private final WebTestClient api;
     private final WebTestClient admin;
+    private final reactor.netty.resources.ConnectionProvider connections;
+    private final org.springframework.http.client.reactive.ReactorClientHttpConnector connector;
 
     private GatewayInstance(Map<String, Object> properties, MutableClock clock,
                             List<ApplicationContextInitializer<ConfigurableApplicationContext>> initializers) {
@@ -58,9 +60,14 @@ public final class GatewayInstance implements AutoCloseable {
         this.context = builder.run(args);
         this.apiPort = api.get();
         this.managementPort = management.get();
-        this.api = WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + apiPort)
+        // this instance's own connection pool: a pooled connection to a port that an earlier, closed
+        // instance had can never be reused for this one (the port numbers are recycled)
+        this.connections = reactor.netty.resources.ConnectionProvider.create("gateway-test-" + apiPort, 64);
+        this.connector = new org.springframework.http.client.reactive.ReactorClientHttpConnector(
+                reactor.netty.http.client.HttpClient.create(connections));
+        this.api = WebTestClient.bindToServer(connector).baseUrl("http://127.0.0.1:" + apiPort)
                 .responseTimeout(Duration.ofSeconds(30)).build();
-        this.admin = WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + managementPort)
+        this.admin = WebTestClient.bindToServer(connector).baseUrl("http://127.0.0.1:" + managementPort)
                 .defaultHeader("Authorization", "Bearer " + ADMIN_TOKEN)
                 .responseTimeout(Duration.ofSeconds(30)).build();
     }
@@ -129,7 +136,7 @@ public final class GatewayInstance implements AutoCloseable {
 
     /** The admin API without the token. */
     public WebTestClient adminWithoutToken() {
-        return WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + managementPort).build();
+        return WebTestClient.bindToServer(connector).baseUrl("http://127.0.0.1:" + managementPort).build();
     }
 
     public int apiPort() {
@@ -177,6 +184,7 @@ public final class GatewayInstance implements AutoCloseable {
     @Override
     public void close() {
         context.close();
+        connections.disposeLater().block(Duration.ofSeconds(5));
     }
 
     /** Reactor-netty's global resources, left running when a context closes (see the constructor). */
