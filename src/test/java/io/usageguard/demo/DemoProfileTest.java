@@ -38,6 +38,7 @@ class DemoProfileTest {
                     .contentType(MediaType.APPLICATION_JSON)
                     .bodyValue("{\"model\":\"demo-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}")
                     .exchange().expectStatus().isOk()
+                    .expectHeader().valueEquals("x-ratelimit-limit-requests", "20")
                     .expectBody().jsonPath("$.choices[0].message.content").exists();
             demo.chat(key, "demo-enterprise").expectStatus().isForbidden()
                     .expectBody().jsonPath("$.error.code").isEqualTo("real_name_verification_required");
