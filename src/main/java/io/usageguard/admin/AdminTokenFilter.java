@@ -11,7 +11,8 @@ import org.springframework.web.server.WebFilterChain;
 import reactor.core.publisher.Mono;
 
 /**
- * Guards {@code /admin/**} on the management port: {@code Authorization: Bearer <admin token>},
+ * Guards {@code /admin/**} and {@code /actuator/refresh} (it reloads the configuration) on the
+ * management port: {@code Authorization: Bearer <admin token>},
  * compared in constant time (digests of equal length, {@link MessageDigest#isEqual}). Without a
  * configured token every call is refused.
  */
@@ -26,8 +27,9 @@ public class AdminTokenFilter implements WebFilter {
 
     @Override
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
-        if (!exchange.getRequest().getPath().value().startsWith("/admin")) {
-            return chain.filter(exchange);
+        String path = exchange.getRequest().getPath().value();
+        if (!path.startsWith("/admin") && !path.startsWith("/actuator/refresh")) {
+            return chain.filter(exchange); // health probes and Prometheus stay open to the cluster
         }
         String auth = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
         boolean ok = false;

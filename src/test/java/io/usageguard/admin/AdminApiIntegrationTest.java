@@ -44,6 +44,9 @@ class AdminApiIntegrationTest {
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(Map.of("tier", "L1", "verification", "NONE"))
                 .exchange().expectStatus().isUnauthorized();
         gateway.admin().get().uri("/admin/accounts/x").exchange().expectStatus().isNotFound();
+        // reloading the configuration is an admin action too; health and metrics stay open
+        anonymous.post().uri("/actuator/refresh").exchange().expectStatus().isUnauthorized();
+        anonymous.get().uri("/actuator/health").exchange().expectStatus().isOk();
     }
 
     @Test
