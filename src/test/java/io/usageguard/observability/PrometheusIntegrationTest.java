@@ -448,13 +448,7 @@ class PrometheusIntegrationTest {
     }
 
     static void await(String what, Duration timeout, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("timed out waiting until " + what);
-            }
-            Thread.sleep(250);
-        }
+        io.usageguard.testsupport.Http.await(timeout, what, condition);
     }
 
     static String which(String binary) {

@@ -48,18 +48,7 @@ final class RateLimitTestSupport {
     }
 
     static void await(String what, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-            }
-        }
+        io.usageguard.testsupport.Http.await(Duration.ofSeconds(20), what, condition);
     }
 
     /** The value of one Prometheus sample line starting with {@code prefix}, or 0 when absent. */

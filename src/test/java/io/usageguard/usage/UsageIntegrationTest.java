@@ -94,18 +94,7 @@ class UsageIntegrationTest {
     }
 
     static void await(BooleanSupplier condition, String what) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-            }
-        }
+        io.usageguard.testsupport.Http.await(Duration.ofSeconds(30), what, condition);
     }
 
     /** The stub reports prompt_tokens = the length of the body it received / 4. */
