@@ -7,13 +7,15 @@
 # and the time to the first SSE event.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-20s}
-WARMUP=${WARMUP:-10s}
+DURATION=${DURATION:-15s}      # per configuration per round
+ROUNDS=${ROUNDS:-3}            # measured rounds; configurations alternate within a round, medians are reported
+WARMUP_ROUNDS=${WARMUP_ROUNDS:-12} # 10 s each per configuration, alternating: C2 needs two minutes or so here
+LEAN=${LEAN:-0}                # 1: also local state without reactor-netty's per-request HTTP metrics
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 JVM_FLAGS=${JVM_FLAGS:--Xms512m -Xmx512m -XX:+UseG1GC}
 SSE_SAMPLES=${SSE_SAMPLES:-50}
-STUB=18500; BARE=18510; LOCAL=18520; REDIS=18530; LEAN=18540
+STUB=18500; BARE=18510; LOCAL=18520; REDIS=18530; LEANPORT=18540
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
 
 ./mvnw -q -B -DskipTests package
@@ -27,9 +29,11 @@ trap cleanup EXIT
 
 java -cp "$CP" io.usageguard.demo.StubInferenceServer $STUB >"$LOGS/stub.log" 2>&1 & PIDS+=($!)
 # shellcheck disable=SC2086
-# (management on the API port: no child context, so none of Usage Guard's admin beans are loaded)
+# (management on the API port: no child context, so none of Usage Guard's admin beans are loaded;
+# the route filter cache as in Usage Guard's application.yml: framework tuning, not a restriction)
 java $JVM_FLAGS -cp "$CP" usageguardbench.BareGatewayApplication --server.port=$BARE \
   --management.server.port=$BARE --bench.backend=http://127.0.0.1:$STUB --logging.level.root=WARN \
+  --spring.cloud.gateway.server.webflux.route-filter-cache-enabled=true \
   >"$LOGS/bare.log" 2>&1 & PIDS+=($!)
 guard() { # port, store, [extra flags]
   # shellcheck disable=SC2086
@@ -41,8 +45,9 @@ guard() { # port, store, [extra flags]
 guard $LOCAL local
 guard $REDIS redis
 # the same as local, without reactor-netty's per-request HTTP metrics (usage-guard.observability.netty-metrics=false)
-guard $LEAN local --usage-guard.observability.netty-metrics=false
-for port in $BARE $((LOCAL+1)) $((REDIS+1)) $((LEAN+1)); do
+if [ "$LEAN" = 1 ]; then guard $LEANPORT local --usage-guard.observability.netty-metrics=false; fi
+PORTS="$BARE $((LOCAL+1)) $((REDIS+1))"; if [ "$LEAN" = 1 ]; then PORTS="$PORTS $((LEANPORT+1))"; fi
+for port in $PORTS; do
   for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null 2>&1 && break; sleep 1; done
   curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null || { echo "a server on $port did not start; logs in $LOGS" >&2; exit 1; }
 done
@@ -55,7 +60,7 @@ issue_key() { # management port
 }
 KEY_LOCAL=$(issue_key $((LOCAL+1)))
 KEY_REDIS=$(issue_key $((REDIS+1)))
-KEY_LEAN=$(issue_key $((LEAN+1)))
+KEY_LEAN=none; if [ "$LEAN" = 1 ]; then KEY_LEAN=$(issue_key $((LEANPORT+1))); fi
 
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000 } else print v }'; }
 # run_wrk port key duration [delay_ms] -> "rps p50ms p99ms non2xx"
@@ -71,37 +76,64 @@ run_wrk() {
   echo "$rps $p50 $p99 $bad"
 }
 
-declare -A RPS P50 P99 BAD
-for target in bare:$BARE:none local:$LOCAL:$KEY_LOCAL redis:$REDIS:$KEY_REDIS lean:$LEAN:$KEY_LEAN; do
-  IFS=: read -r name port key <<<"$target"
-  run_wrk "$port" "$key" "$WARMUP" >/dev/null
+TARGETS="bare:$BARE:none local:$LOCAL:$KEY_LOCAL redis:$REDIS:$KEY_REDIS"
+NAMES="bare local redis"
+if [ "$LEAN" = 1 ]; then TARGETS="$TARGETS lean:$LEANPORT:$KEY_LEAN"; NAMES="$NAMES lean"; fi
+# warm-up: every configuration in turn, until the JIT has settled
+for _ in $(seq 1 "$WARMUP_ROUNDS"); do
+  for target in $TARGETS; do
+    IFS=: read -r name port key <<<"$target"
+    run_wrk "$port" "$key" 10s >/dev/null
+  done
 done
-# measured back to back, in one run
-for target in bare:$BARE:none local:$LOCAL:$KEY_LOCAL redis:$REDIS:$KEY_REDIS lean:$LEAN:$KEY_LEAN; do
-  IFS=: read -r name port key <<<"$target"
-  read -r RPS[$name] P50[$name] P99[$name] BAD[$name] < <(run_wrk "$port" "$key" "$DURATION")
+# measured: ROUNDS rounds, the configurations back to back within each round (drift hits all alike)
+declare -A ALL
+for r in $(seq 1 "$ROUNDS"); do
+  for target in $TARGETS; do
+    IFS=: read -r name port key <<<"$target"
+    ALL[$name]="${ALL[$name]:-}$(run_wrk "$port" "$key" "$DURATION")
+"
+  done
+done
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2 }'; }
+declare -A RPS P50 P99 BAD
+for name in $NAMES; do
+  RPS[$name]=$(echo -n "${ALL[$name]}" | awk '{print $1}' | median)
+  P50[$name]=$(echo -n "${ALL[$name]}" | awk '{print $2}' | median)
+  P99[$name]=$(echo -n "${ALL[$name]}" | awk '{print $3}' | median)
+  BAD[$name]=$(echo -n "${ALL[$name]}" | awk '{s += $4} END {print s+0}')
 done
 
 echo
 echo "Usage Guard benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(java -version 2>&1 | head -1)"
-echo "wrk: $THREADS thread(s), $CONNECTIONS connections, $DURATION after $WARMUP warm-up; JVM flags: $JVM_FLAGS"
-printf "%-28s %12s %10s %10s %8s %8s\n" configuration "requests/s" "p50 ms" "p99 ms" ratio non-2xx
-for name in bare local redis lean; do
+echo "wrk: $THREADS thread(s), $CONNECTIONS connections; $WARMUP_ROUNDS x 10 s warm-up, then $ROUNDS rounds of $DURATION per configuration (medians); JVM flags: $JVM_FLAGS"
+printf "%-28s %12s %10s %10s %8s %8s   %s\n" configuration "requests/s" "p50 ms" "p99 ms" ratio non-2xx "per-round requests/s"
+for name in $NAMES; do
   ratio=$(awk -v a="${RPS[$name]}" -v b="${RPS[bare]}" 'BEGIN { printf "%.3f", a/b }')
   case $name in
     bare) label="bare SCG route" ;;
     lean) label="local, no netty HTTP metrics" ;;
     *) label="all restrictions, $name" ;;
   esac
-  printf "%-28s %12s %10s %10s %8s %8s\n" "$label" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" "$ratio" "${BAD[$name]}"
+  rounds=$(echo -n "${ALL[$name]}" | awk '{printf "%s ", $1}')
+  printf "%-28s %12s %10s %10s %8s %8s   %s\n" "$label" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" "$ratio" "${BAD[$name]}" "$rounds"
 done
 
 # p99 at ~70 % of the bare route's saturation: each connection paces itself
 DELAY=$(awk -v r="${RPS[bare]}" -v c="$CONNECTIONS" -v l="${P50[bare]}" 'BEGIN { d = 1000*c/(0.7*r) - l; if (d < 1) d = 1; printf "%d", d }')
-read -r r70b p50b p99b _ < <(run_wrk $BARE none "$DURATION" "$DELAY")
-read -r r70l p50l p99l _ < <(run_wrk $LOCAL "$KEY_LOCAL" "$DURATION" "$DELAY")
+P70B=""; P70L=""; R70B=""; R70L=""
+for _ in 1 2; do # two alternating rounds each
+  read -r r p50 p99 _ < <(run_wrk $BARE none "$DURATION" "$DELAY"); R70B="$R70B$r
+"; P70B="$P70B$p99
+"
+  read -r r p50 p99 _ < <(run_wrk $LOCAL "$KEY_LOCAL" "$DURATION" "$DELAY"); R70L="$R70L$r
+"; P70L="$P70L$p99
+"
+done
+r70b=$(echo -n "$R70B" | median); p99b=$(echo -n "$P70B" | median)
+r70l=$(echo -n "$R70L" | median); p99l=$(echo -n "$P70L" | median)
 echo
-echo "At ~70 % of the bare route's saturation (pause ${DELAY} ms per request per connection):"
+echo "At ~70 % of the bare route's saturation (pause ${DELAY} ms per request per connection; medians of 2 rounds):"
 printf "  bare: %s req/s, p99 %s ms; local: %s req/s, p99 %s ms; p99 added: %s ms\n" "$r70b" "$p99b" "$r70l" "$p99l" \
   "$(awk -v a="$p99l" -v b="$p99b" 'BEGIN { printf "%.2f", a-b }')"
 

@@ -2,9 +2,11 @@ package io.usageguard.account;
 
 import java.time.Clock;
 import java.time.Instant;
+import java.util.Optional;
 
 import io.usageguard.core.ErrorCode;
 import io.usageguard.core.GuardRejection;
+import io.usageguard.core.Scalars;
 import io.usageguard.pipeline.GuardContext;
 import io.usageguard.pipeline.GuardFilter;
 import org.springframework.stereotype.Component;
@@ -34,28 +36,34 @@ public class AccountPolicyFilter implements GuardFilter {
 
     @Override
     public Mono<Void> filter(GuardContext ctx, GuardChain chain) {
-        return accounts.get(ctx.key().accountId()).flatMap(found -> {
-            if (found.isEmpty()) {
-                return Mono.error(NO_ACCOUNT);
+        Mono<Optional<Account>> lookup = accounts.get(ctx.key().accountId());
+        if (Scalars.isKnown(lookup)) { // from the cache: no operators
+            return check(ctx, chain, Scalars.value(lookup));
+        }
+        return lookup.flatMap(found -> check(ctx, chain, found));
+    }
+
+    private Mono<Void> check(GuardContext ctx, GuardChain chain, Optional<Account> found) {
+        if (found.isEmpty()) {
+            return Mono.error(NO_ACCOUNT);
+        }
+        Account account = found.get();
+        Instant now = clock.instant();
+        switch (account.statusAt(now)) {
+            case TERMINATED -> {
+                return Mono.error(TERMINATED);
             }
-            Account account = found.get();
-            Instant now = clock.instant();
-            switch (account.statusAt(now)) {
-                case TERMINATED -> {
-                    return Mono.error(TERMINATED);
-                }
-                case SUSPENDED -> {
-                    return Mono.error(new GuardRejection(ErrorCode.ACCOUNT_SUSPENDED, suspendedMessage(account)));
-                }
-                default -> {
-                }
+            case SUSPENDED -> {
+                return Mono.error(new GuardRejection(ErrorCode.ACCOUNT_SUSPENDED, suspendedMessage(account)));
             }
-            if (account.minor()) {
-                return Mono.error(RESTRICTED);
+            default -> {
             }
-            ctx.account(account);
-            return chain.next(ctx);
-        });
+        }
+        if (account.minor()) {
+            return Mono.error(RESTRICTED);
+        }
+        ctx.account(account);
+        return chain.next(ctx);
     }
 
     static String suspendedMessage(Account account) {

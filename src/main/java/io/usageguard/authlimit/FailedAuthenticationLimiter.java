@@ -33,6 +33,7 @@ public class FailedAuthenticationLimiter implements FailedAuthentications {
         this.failures = Caffeine.newBuilder()
                 .maximumSize(properties.maxTrackedAddresses())
                 .expireAfterWrite(windowMillis, TimeUnit.MILLISECONDS)
+                .executor(Runnable::run) // upkeep on the caller: no thread hand-off on the request path
                 .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
                 .build();
     }

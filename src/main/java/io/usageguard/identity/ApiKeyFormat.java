@@ -80,13 +80,17 @@ public final class ApiKeyFormat {
 
     /** Hex SHA-256: the only form in which a key is stored. */
     public static String hash(String key) {
+        MessageDigest md = SHA256.get(); // one per thread: looking the algorithm up costs more than hashing
+        return HEX.formatHex(md.digest(key.getBytes(StandardCharsets.US_ASCII)));
+    }
+
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
         try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            return HEX.formatHex(md.digest(key.getBytes(StandardCharsets.US_ASCII)));
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
+    });
 
     public static String displayPrefix(String key) {
         return key.substring(0, Math.min(DISPLAY_PREFIX_LENGTH, key.length()));
@@ -102,10 +106,13 @@ public final class ApiKeyFormat {
     }
 
     static String checksum(CharSequence head) {
-        CRC32 crc = new CRC32();
-        for (int i = 0; i < head.length(); i++) {
-            crc.update(head.charAt(i));
+        int n = head.length();
+        byte[] bytes = new byte[n];
+        for (int i = 0; i < n; i++) {
+            bytes[i] = (byte) head.charAt(i);
         }
+        CRC32 crc = new CRC32();
+        crc.update(bytes, 0, n); // one call: per-byte updates cost a native transition each
         long v = crc.getValue();
         char[] out = new char[CHECKSUM_LENGTH];
         for (int i = CHECKSUM_LENGTH - 1; i >= 0; i--) {

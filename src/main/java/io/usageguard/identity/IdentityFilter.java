@@ -7,6 +7,7 @@ import java.util.Optional;
 import io.usageguard.core.Cidr;
 import io.usageguard.core.ErrorCode;
 import io.usageguard.core.GuardRejection;
+import io.usageguard.core.Scalars;
 import io.usageguard.pipeline.GuardContext;
 import io.usageguard.pipeline.GuardFilter;
 import org.springframework.http.HttpHeaders;
@@ -51,7 +52,11 @@ public class IdentityFilter implements GuardFilter {
             failures.record(ctx);
             return Mono.error(INVALID);
         }
-        return keys.findByHash(ApiKeyFormat.hash(key)).flatMap(found -> check(ctx, chain, found));
+        Mono<Optional<ApiKey>> found = keys.findByHash(ApiKeyFormat.hash(key));
+        if (Scalars.isKnown(found)) { // from the cache: no operators
+            return check(ctx, chain, Scalars.value(found));
+        }
+        return found.flatMap(f -> check(ctx, chain, f));
     }
 
     private Mono<Void> check(GuardContext ctx, GuardChain chain, Optional<ApiKey> found) {

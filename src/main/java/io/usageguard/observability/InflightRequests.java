@@ -29,14 +29,8 @@ public class InflightRequests implements GuardFilter {
             return chain.next(ctx);
         }
         AtomicLong gauge = metrics.inflight(labels.model(ctx));
-        // counted when subscribed, released on complete, error or cancel: never counted twice or leaked
-        return Mono.defer(() -> {
-            gauge.incrementAndGet();
-            try {
-                return chain.next(ctx);
-            } catch (RuntimeException e) {
-                return Mono.<Void>error(e);
-            }
-        }).doFinally(signal -> gauge.decrementAndGet());
+        gauge.incrementAndGet(); // released once, when the request is over however it ends
+        ctx.onEnd(signal -> gauge.decrementAndGet());
+        return chain.next(ctx);
     }
 }

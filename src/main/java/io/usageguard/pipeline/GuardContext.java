@@ -8,7 +8,9 @@ import io.usageguard.identity.ApiKey;
 import io.usageguard.routing.InferenceRequest;
 import io.usageguard.routing.ModelRoute;
 import io.usageguard.usage.TokenUsage;
+import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.SignalType;
 
 /**
  * What the guards learn about one request, in the order they learn it. Lives in the exchange's
@@ -32,6 +34,17 @@ public final class GuardContext {
     private long promptTokenEstimate = -1;
     private volatile TokenUsage usage;
     private ErrorCode shadowRejection;
+    private EndHook[] endHooks;
+    private int endHookCount;
+    private ServerHttpResponse observedResponse;
+    private EndHook responseEnd;
+
+    /** Something a guard holds until the request is over (a slot, a lease, a gauge), given back then. */
+    @FunctionalInterface
+    public interface EndHook {
+        /** The request is over: completed, failed or cancelled (the client went away). Called once. */
+        void ended(SignalType signal);
+    }
 
     public GuardContext(ServerWebExchange exchange, String requestId, long startNanos) {
         this.exchange = exchange;
@@ -47,10 +60,9 @@ public final class GuardContext {
         return exchange;
     }
 
-    /** A guard that decorates the request (e.g. replays the body it read) installs the new exchange here. */
-    public void exchange(ServerWebExchange exchange) {
+    /** The exchange as proxied (a decorator of the first one: it shares its attributes). */
+    void exchange(ServerWebExchange exchange) {
         this.exchange = exchange;
-        exchange.getAttributes().put(ATTR, this);
     }
 
     public String requestId() {
@@ -148,6 +160,58 @@ public final class GuardContext {
     public void shadowRejection(ErrorCode code) {
         if (this.shadowRejection == null) {
             this.shadowRejection = code;
+        }
+    }
+
+    /**
+     * Runs {@code hook} when the request is over, however it ends. Hooks run in the reverse order of
+     * their registration (the guard that ran last gives back first), after the response observer's
+     * own end and before the {@link RequestObserver}s. Cheaper than wrapping the rest of the chain in
+     * operators, and it keeps a guard that passes synchronous.
+     */
+    public void onEnd(EndHook hook) {
+        if (endHooks == null) {
+            endHooks = new EndHook[4];
+        } else if (endHookCount == endHooks.length) {
+            endHooks = java.util.Arrays.copyOf(endHooks, endHookCount * 2);
+        }
+        endHooks[endHookCount++] = hook;
+    }
+
+    /**
+     * The response as the backend's answer is to be written through (a decorator that observes it),
+     * installed with the forwarded request when the guards have all passed; {@code end} runs first
+     * when the request is over, so that what it learns ({@link #usage()}) is known to the end hooks.
+     */
+    public void observeResponse(ServerHttpResponse observed, EndHook end) {
+        this.observedResponse = observed;
+        this.responseEnd = end;
+    }
+
+    ServerHttpResponse observedResponse() {
+        return observedResponse;
+    }
+
+    /** The request is over: runs the response observer's end, then the end hooks. Called once, by the pipeline. */
+    public void ended(SignalType signal) {
+        EndHook first = responseEnd;
+        responseEnd = null;
+        if (first != null) {
+            run(first, signal);
+        }
+        EndHook[] hooks = endHooks;
+        int n = endHookCount;
+        endHookCount = 0;
+        for (int i = n - 1; i >= 0; i--) {
+            run(hooks[i], signal);
+        }
+    }
+
+    private static void run(EndHook hook, SignalType signal) {
+        try {
+            hook.ended(signal);
+        } catch (RuntimeException e) {
+            org.slf4j.LoggerFactory.getLogger(GuardContext.class).warn("end of request: {} failed", hook.getClass().getName(), e);
         }
     }
 

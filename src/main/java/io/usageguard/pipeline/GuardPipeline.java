@@ -12,6 +12,7 @@ import io.usageguard.core.GuardRejection;
 import io.usageguard.core.JsonErrorWebExceptionHandler;
 import io.usageguard.identity.IdentityFilter;
 import io.usageguard.ratelimit.RateLimitFilter;
+import io.usageguard.routing.ForwardedRequest;
 import io.usageguard.routing.ModelRoutingFilter;
 import io.usageguard.routing.RequestBodyFilter;
 import io.usageguard.usage.UsageFilter;
@@ -40,6 +41,7 @@ public class GuardPipeline implements WebFilter, Ordered {
 
     private final PublicPort publicPort;
     private final GuardFilter[] guards;
+    private final LoadSheddingFilter loadShedding;
     private final RequestObserver[] observers;
 
     public GuardPipeline(PublicPort publicPort,
@@ -59,6 +61,7 @@ public class GuardPipeline implements WebFilter, Ordered {
                          List<RequestObserver> observers) {
         this.publicPort = publicPort;
         this.observers = observers.toArray(RequestObserver[]::new);
+        this.loadShedding = loadShedding;
         this.guards = List.of(
                 loadShedding,      // header size (431), draining for shutdown, global in-flight ceiling (503)
                 clientIp,          // who is calling: socket peer, X-Forwarded-For only via trusted proxies
@@ -88,14 +91,14 @@ public class GuardPipeline implements WebFilter, Ordered {
         }
         String requestId = requestId(exchange.getRequest());
         exchange.getResponse().getHeaders().set(REQUEST_ID_HEADER, requestId);
-        if (!requestId.equals(exchange.getRequest().getHeaders().getFirst(REQUEST_ID_HEADER))) {
-            exchange = exchange.mutate().request(r -> r.headers(h -> h.set(REQUEST_ID_HEADER, requestId))).build();
-        }
         GuardContext ctx = new GuardContext(exchange, requestId, System.nanoTime());
         exchange.getAttributes().put(GuardContext.ATTR, ctx);
         return new Chain(chain).next(ctx)
-                .onErrorResume(e -> refuse(ctx, e))
-                .doFinally(signal -> complete(ctx, signal == SignalType.CANCEL || ctx.isClientCancelled()));
+                .onErrorResume(e -> refuse(ctx, loadShedding.translate(ctx, e)))
+                .doFinally(signal -> {
+                    ctx.ended(signal);
+                    complete(ctx, signal == SignalType.CANCEL || ctx.isClientCancelled());
+                });
     }
 
     /** Every failure leaves here as the contract's JSON, so observers see the final status and code. */
@@ -149,8 +152,26 @@ public class GuardPipeline implements WebFilter, Ordered {
                 }
             }
             ctx.decided(System.nanoTime() - ctx.startNanos());
-            return rest.filter(ctx.exchange());
+            return rest.filter(forwarded(ctx));
         }
+    }
+
+    /**
+     * The exchange Spring Cloud Gateway proxies, made once: the request as the backend gets it
+     * (credentials stripped, request id set, the body that was read replayed) and the response
+     * through the observer that reads usage from the answer.
+     */
+    private static ServerWebExchange forwarded(GuardContext ctx) {
+        ServerWebExchange exchange = ctx.exchange();
+        byte[] body = ctx.inference() == null ? null : ctx.inference().body();
+        ServerWebExchange.Builder builder = exchange.mutate().request(new ForwardedRequest(exchange.getRequest(),
+                REQUEST_ID_HEADER, ctx.requestId(), body, exchange.getResponse().bufferFactory()));
+        if (ctx.observedResponse() != null) {
+            builder.response(ctx.observedResponse());
+        }
+        ServerWebExchange forwarded = builder.build();
+        ctx.exchange(forwarded);
+        return forwarded;
     }
 
     /** The client's own id when it is sane (1–128 of [A-Za-z0-9._:-]); a fresh random one otherwise. */

@@ -73,49 +73,34 @@ final class Admission {
         this.leaseId = leaseId;
     }
 
-    /** Asks the store for everything at once; completes when every answer is in (or fails if the store failed). */
+    /**
+     * Asks the store for everything at once; completes when every answer is in (or fails if the
+     * store failed). A zero limit, or an amount above what a whole window holds, refuses without
+     * asking the store; the store is still asked about the rest (for the headers).
+     */
     CompletableFuture<Void> run(LimitStore store) {
         this.store = store;
-        long version = limits.version();
-        CompletableFuture<?>[] futures = new CompletableFuture<?>[uses.length + groups.length];
-        int n = 0;
         for (Use use : uses) {
             use.result = null;
             use.undone = false;
             if (use.spec.configuration() == null || use.amount > use.spec.minCapacity()) {
-                // a zero limit, or more than a whole window holds: refused without asking the store
                 use.result = new LimitStore.BucketResult(false, new long[use.spec.windows().length], Long.MAX_VALUE);
-                continue;
             }
-            futures[n++] = store.consume(use.key, use.spec, version, use.amount).thenAccept(r -> use.result = r);
         }
         for (LeaseGroup g : groups) {
             g.held = false;
             g.refused = -1;
-            int zero = -1;
-            for (int i = 0; i < g.limits.length && zero < 0; i++) {
+            for (int i = 0; i < g.limits.length; i++) {
                 if (g.limits[i] <= 0) {
-                    zero = i;
+                    g.refused = i;
+                    break;
                 }
             }
-            if (zero >= 0) {
-                g.refused = zero;
-                continue;
-            }
-            futures[n++] = store.acquire(g.keys, g.limits, leaseId).thenAccept(refused -> {
-                g.refused = refused;
-                g.held = refused < 0;
-            });
         }
-        if (n == 0) {
-            return CompletableFuture.completedFuture(null);
-        }
-        if (n < futures.length) {
-            futures = java.util.Arrays.copyOf(futures, n);
-        }
-        return CompletableFuture.allOf(futures);
+        return store.admit(this);
     }
 
+    /** Some limit refused (before the store is asked: a zero limit or an amount above a window). */
     boolean refused() {
         for (Use use : uses) {
             if (use.result != null && !use.result.consumed()) {
@@ -135,53 +120,59 @@ final class Admission {
         if (store == null) {
             return;
         }
-        long version = limits.version();
-        for (Use use : uses) {
-            if (use.consumed()) {
-                store.refund(use.key, use.spec, version, use.amount);
-                use.undone = true;
+        long[] deltas = new long[uses.length];
+        boolean any = false;
+        for (int i = 0; i < uses.length; i++) {
+            if (uses[i].consumed()) {
+                deltas[i] = uses[i].amount;
+                any = true;
             }
         }
         for (LeaseGroup g : groups) {
-            if (g.held) {
-                store.release(g.keys, leaseId);
-                g.held = false;
+            any |= g.held;
+        }
+        if (!any) {
+            return;
+        }
+        store.settle(this, deltas);
+        for (int i = 0; i < uses.length; i++) {
+            if (deltas[i] != 0) {
+                uses[i].undone = true;
             }
+        }
+        for (LeaseGroup g : groups) {
+            g.held = false;
         }
     }
 
     /**
      * When the response is over: free the concurrency slots; reconcile the token reservation with
      * the tokens really used (refund or charge the difference; nothing used when the request failed
-     * before the backend answered); give back images the backend did not make.
+     * before the backend answered); give back images the backend did not make. One call to the
+     * store ({@link LimitStore#settle}).
      */
     void finish(TokenUsage usage, boolean succeeded) {
         if (store == null) {
             return;
         }
-        for (LeaseGroup g : groups) {
-            if (g.held) {
-                store.release(g.keys, leaseId);
-                g.held = false;
-            }
-        }
-        long version = limits.version();
         long actual = usage == null ? 0 : usage.total();
         long delta = actual - tokens;
-        for (Use use : uses) {
+        long[] deltas = new long[uses.length];
+        for (int i = 0; i < uses.length; i++) {
+            Use use = uses[i];
             if (!use.consumed()) {
                 continue;
             }
             if (use.spec.unit() == Window.Unit.TOKENS && delta != 0) {
                 long d = use.spec.scope() == Scope.KEY ? scaled(Math.abs(delta), keyFactor) : Math.abs(delta);
-                if (delta < 0) {
-                    store.refund(use.key, use.spec, version, Math.min(d, use.amount));
-                } else {
-                    store.charge(use.key, use.spec, version, d);
-                }
+                deltas[i] = delta < 0 ? Math.min(d, use.amount) : -d;
             } else if (use.spec.unit() == Window.Unit.IMAGES && !succeeded) {
-                store.refund(use.key, use.spec, version, use.amount);
+                deltas[i] = use.amount;
             }
+        }
+        store.settle(this, deltas);
+        for (LeaseGroup g : groups) {
+            g.held = false;
         }
     }
 

@@ -10,7 +10,9 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  *
  * @param mode             {@code enforce} (default) or {@code shadow}: the default for every tier and model
  * @param defaultTier      the tier whose limits apply to an account whose tier is not configured
- * @param localMaxBuckets  most buckets kept in memory by the local store (and the Redis fallback); least recently used go first
+ * @param localMaxBuckets  most bucket entries kept in memory by the local store (and the Redis fallback): one entry per
+ *                         scope (an account on a model, a key on a model, a model's global ceiling) with up to three
+ *                         buckets; least recently used go first
  * @param leaseTtl         with Redis: how long a concurrency slot outlives a replica that stopped renewing it
  */
 public record LimitsProperties(

@@ -23,7 +23,9 @@ public final class LimitsSnapshot {
     private final LimitsProperties limits;
     private final Map<String, LimitSet> tiers;
     private final Map<String, ModelLimitProperties> models;
-    private final Map<String, ResolvedLimits> memo = new ConcurrentHashMap<>();
+    /** tier → glob → limits: two lookups on strings whose hash is cached, nothing built per request. */
+    private final Map<String, Map<String, ResolvedLimits>> memo = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger memoSize = new java.util.concurrent.atomic.AtomicInteger();
     private final Set<String> warnedTiers = ConcurrentHashMap.newKeySet();
 
     LimitsSnapshot(long version, LimitsProperties limits, Map<String, LimitSet> tiers, Map<String, ModelLimitProperties> models) {
@@ -75,8 +77,8 @@ public final class LimitsSnapshot {
      * {@code usage-guard.limits.default-tier}.
      */
     public ResolvedLimits resolve(String tier, String glob) {
-        String memoKey = tier + '\u0000' + glob;
-        ResolvedLimits r = memo.get(memoKey);
+        Map<String, ResolvedLimits> byGlob = tier == null || glob == null ? null : memo.get(tier);
+        ResolvedLimits r = byGlob == null ? null : byGlob.get(glob);
         if (r != null) {
             return r;
         }
@@ -101,8 +103,9 @@ public final class LimitsSnapshot {
             mode = modelTier.mode();
         }
         r = ResolvedLimits.merge(effective, mode, version, base, modelTier, model == null ? null : model.global());
-        if (memo.size() < MEMO_LIMIT) {
-            memo.put(memoKey, r);
+        if (tier != null && glob != null && memoSize.get() < MEMO_LIMIT
+                && memo.computeIfAbsent(tier, t -> new ConcurrentHashMap<>()).putIfAbsent(glob, r) == null) {
+            memoSize.incrementAndGet();
         }
         return r;
     }

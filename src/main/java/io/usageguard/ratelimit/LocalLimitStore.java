@@ -1,51 +1,56 @@
 package io.usageguard.ratelimit;
 
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
-import io.github.bucket4j.Bucket;
-import io.github.bucket4j.ConsumptionProbe;
 import io.github.bucket4j.TimeMeter;
-import io.github.bucket4j.TokensInheritanceStrategy;
-import io.github.bucket4j.VerboseResult;
-import io.github.bucket4j.local.LocalBucket;
 
 /**
- * Buckets in this process: bucket4j's lock-free local buckets in a bounded Caffeine cache. A bucket
- * untouched for its longest window is full again, so it is dropped then (an idle daily bucket after
- * a day, an idle per-minute one after a minute); when the cache is full the least recently used go
- * first. Concurrency counters are plain counters, removed at zero.
+ * Buckets in this process, in a bounded Caffeine cache: one entry per scope (an account on a model
+ * entry, a key on a model entry, a model's global ceiling) holding that scope's request, token and
+ * image buckets as primitive longs in one array ({@link GreedyBucket}: bucket4j's arithmetic
+ * without its per-bucket objects), guarded by the entry's lock. A bucket's storage key
+ * {@code <scope>:req|tok|img} is split into the entry's key {@code <scope>} and the unit. An entry
+ * untouched for the longest window of its buckets is full again, so it is dropped then (plus a
+ * minute); when the cache is full the least recently used go first. Concurrency counters are
+ * plain counters, removed at zero.
  */
 public final class LocalLimitStore implements LimitStore {
 
-    private static final Duration GRACE = Duration.ofMinutes(1);
+    private static final long GRACE_NANOS = Duration.ofMinutes(1).toNanos();
+    private static final Window.Unit[] UNITS = Window.Unit.values();
 
     private final TimeMeter time;
-    private final Cache<String, Holder> buckets;
+    private final Cache<Object, Buckets> buckets;
     private final ConcurrentHashMap<String, Integer> inFlight = new ConcurrentHashMap<>();
 
     public LocalLimitStore(TimeMeter time, long maxBuckets) {
         this.time = time;
         this.buckets = Caffeine.newBuilder()
                 .maximumSize(maxBuckets)
-                .expireAfter(new Expiry<String, Holder>() {
+                .executor(Runnable::run) // upkeep on the caller: no thread hand-off on the request path
+                .expireAfter(new Expiry<Object, Buckets>() {
                     @Override
-                    public long expireAfterCreate(String key, Holder h, long currentTime) {
-                        return h.idleNanos;
+                    public long expireAfterCreate(Object key, Buckets b, long currentTime) {
+                        return b.idleNanos();
+                    }
+
+                    // never shortened by a read: a read racing with a bucket's creation cannot cut the idle time
+                    // that bucket's own thread sets right after (a bucket kept longer is only full longer)
+                    @Override
+                    public long expireAfterUpdate(Object key, Buckets b, long currentTime, long currentDuration) {
+                        return Math.max(b.idleNanos(), currentDuration);
                     }
 
                     @Override
-                    public long expireAfterUpdate(String key, Holder h, long currentTime, long currentDuration) {
-                        return h.idleNanos;
-                    }
-
-                    @Override
-                    public long expireAfterRead(String key, Holder h, long currentTime, long currentDuration) {
-                        return h.idleNanos;
+                    public long expireAfterRead(Object key, Buckets b, long currentTime, long currentDuration) {
+                        return Math.max(b.idleNanos(), currentDuration);
                     }
                 })
                 .build();
@@ -58,20 +63,55 @@ public final class LocalLimitStore implements LimitStore {
 
     @Override
     public CompletableFuture<BucketResult> consume(String key, BucketSpec spec, long version, long amount) {
-        VerboseResult<ConsumptionProbe> r = bucket(key, spec, version).asVerbose().tryConsumeAndReturnRemaining(amount);
-        ConsumptionProbe probe = r.getValue();
-        return CompletableFuture.completedFuture(new BucketResult(probe.isConsumed(),
-                r.getDiagnostics().getAvailableTokensPerEachBandwidth(), probe.getNanosToWaitForRefill()));
+        positive(amount);
+        long now = time.currentTimeNanos();
+        Object group = group(key, spec.unit());
+        Buckets b = buckets(group, spec, version, now);
+        BucketResult result;
+        boolean changed;
+        synchronized (b) {
+            BucketSpec before = b.spec(spec.unit());
+            int off = b.prepare(spec, version, now);
+            result = GreedyBucket.tryConsume(b.state, off, b.spec(spec.unit()), amount, now);
+            changed = b.spec(spec.unit()) != before;
+        }
+        if (changed) {
+            buckets.getIfPresent(group); // a read sets the entry's idle time from its buckets as they are now
+        }
+        return CompletableFuture.completedFuture(result);
     }
 
     @Override
     public void refund(String key, BucketSpec spec, long version, long amount) {
-        bucket(key, spec, version).addTokens(amount);
+        adjust(key, spec, version, amount, GreedyBucket::addTokens);
     }
 
     @Override
     public void charge(String key, BucketSpec spec, long version, long amount) {
-        bucket(key, spec, version).tryConsumeAsMuchAsPossible(amount);
+        adjust(key, spec, version, amount, GreedyBucket::consumeAsMuchAsPossible);
+    }
+
+    /** A refund or charge: the bucket's windows change by {@code amount} under the entry's lock. */
+    @FunctionalInterface
+    private interface Adjustment {
+        void apply(long[] state, int offset, BucketSpec spec, long amount, long now);
+    }
+
+    private void adjust(String key, BucketSpec spec, long version, long amount, Adjustment adjustment) {
+        positive(amount);
+        long now = time.currentTimeNanos();
+        Object group = group(key, spec.unit());
+        Buckets b = buckets(group, spec, version, now);
+        boolean changed;
+        synchronized (b) {
+            BucketSpec before = b.spec(spec.unit());
+            int off = b.prepare(spec, version, now);
+            adjustment.apply(b.state, off, b.spec(spec.unit()), amount, now);
+            changed = b.spec(spec.unit()) != before;
+        }
+        if (changed) {
+            buckets.getIfPresent(group); // a read sets the entry's idle time from its buckets as they are now
+        }
     }
 
     @Override
@@ -110,13 +150,33 @@ public final class LocalLimitStore implements LimitStore {
 
     /** Tokens left in each window of the bucket at {@code key}, or null when there is none (tests and diagnostics). */
     long[] available(String key) {
-        Holder h = buckets.getIfPresent(key);
-        return h == null ? null : h.bucket.asVerbose().getAvailableTokens().getDiagnostics().getAvailableTokensPerEachBandwidth();
+        for (Window.Unit unit : UNITS) {
+            Buckets b = buckets.getIfPresent(group(key, unit));
+            if (b != null) {
+                synchronized (b) {
+                    BucketSpec spec = b.spec(unit);
+                    if (spec != null) {
+                        return GreedyBucket.available(b.state, b.offset(unit.ordinal()), spec, time.currentTimeNanos());
+                    }
+                }
+            }
+        }
+        return null;
     }
 
     /** Keys of every bucket held (tests and diagnostics). */
-    java.util.Set<String> keys() {
-        return java.util.Set.copyOf(buckets.asMap().keySet());
+    Set<String> keys() {
+        Set<String> keys = new HashSet<>();
+        buckets.asMap().forEach((group, b) -> {
+            synchronized (b) {
+                for (Window.Unit unit : UNITS) {
+                    if (b.spec(unit) != null) {
+                        keys.add(group instanceof Raw raw ? raw.key() : group + ":" + unit.suffix);
+                    }
+                }
+            }
+        });
+        return Set.copyOf(keys);
     }
 
     /** Requests in flight counted under this key (tests and diagnostics). */
@@ -124,37 +184,123 @@ public final class LocalLimitStore implements LimitStore {
         return inFlight.getOrDefault(key, 0);
     }
 
-    private LocalBucket bucket(String key, BucketSpec spec, long version) {
-        Holder h = buckets.get(key, k -> new Holder(spec, version, time));
-        if (h.version < version) {
-            synchronized (h) {
-                if (h.version < version) {
-                    h.bucket.replaceConfiguration(spec.configuration(), TokensInheritanceStrategy.ADDITIVE);
-                    h.version = version;
-                    h.idleNanos = idle(spec);
-                }
+    private Buckets buckets(Object group, BucketSpec spec, long version, long now) {
+        return buckets.get(group, g -> new Buckets(spec, version, now));
+    }
+
+    /**
+     * The entry key of a bucket key: the scope part of {@code <scope>:<unit suffix>} (the rate
+     * limiter's keys), else the whole key with its unit.
+     */
+    static Object group(String key, Window.Unit unit) {
+        String suffix = unit.suffix;
+        int colon = key.length() - suffix.length() - 1;
+        if (colon >= 0 && key.charAt(colon) == ':' && key.endsWith(suffix)) {
+            return key.substring(0, colon);
+        }
+        return new Raw(key, unit);
+    }
+
+    /** A bucket key not of the form {@code <scope>:<unit suffix>}: a group of its own. */
+    record Raw(String key, Window.Unit unit) {
+    }
+
+    private static void positive(long amount) {
+        if (amount <= 0) {
+            throw new IllegalArgumentException(amount + " is wrong value for tokens, because tokens should be positive");
+        }
+    }
+
+    /**
+     * The buckets of one scope: per unit (requests, tokens, images) the spec its windows were built
+     * for (null until the unit is first used), and the buckets' state, one slice per unit in unit
+     * order. Guarded by its own monitor.
+     */
+    static final class Buckets {
+
+        // volatile: the cache's expiry reads them without the lock
+        private volatile BucketSpec requests;
+        private volatile BucketSpec tokens;
+        private volatile BucketSpec images;
+        long[] state;
+
+        Buckets(BucketSpec spec, long version, long now) {
+            set(spec.unit().ordinal(), spec);
+            state = new long[GreedyBucket.size(spec)];
+            GreedyBucket.create(state, 0, spec, version, now);
+        }
+
+        BucketSpec spec(Window.Unit unit) {
+            return spec(unit.ordinal());
+        }
+
+        private BucketSpec spec(int unit) {
+            return switch (unit) {
+                case 0 -> requests;
+                case 1 -> tokens;
+                default -> images;
+            };
+        }
+
+        private void set(int unit, BucketSpec spec) {
+            switch (unit) {
+                case 0 -> requests = spec;
+                case 1 -> tokens = spec;
+                default -> images = spec;
             }
         }
-        return h.bucket;
-    }
 
-    private static long idle(BucketSpec spec) {
-        return spec.longest().plus(GRACE).toNanos();
-    }
-
-    private static final class Holder {
-        final LocalBucket bucket;
-        volatile long version;
-        volatile long idleNanos;
-
-        Holder(BucketSpec spec, long version, TimeMeter time) {
-            var builder = Bucket.builder().withCustomTimePrecision(time);
-            for (var b : spec.configuration().getBandwidths()) {
-                builder.addLimit(b);
+        /** Where the unit's bucket starts in {@link #state}. */
+        int offset(int unit) {
+            int off = 0;
+            for (int u = 0; u < unit; u++) {
+                BucketSpec s = spec(u);
+                if (s != null) {
+                    off += GreedyBucket.size(s);
+                }
             }
-            this.bucket = builder.build();
-            this.version = version;
-            this.idleNanos = idle(spec);
+            return off;
+        }
+
+        /**
+         * The offset of the bucket of {@code spec}'s unit, created full when it is the unit's first
+         * use, re-configured (tokens kept, bucket4j's ADDITIVE) when it was built for an older version.
+         */
+        int prepare(BucketSpec spec, long version, long now) {
+            int unit = spec.unit().ordinal();
+            BucketSpec current = spec(unit);
+            int off = offset(unit);
+            if (current == null) {
+                int size = GreedyBucket.size(spec);
+                long[] next = new long[state.length + size];
+                System.arraycopy(state, 0, next, 0, off);
+                System.arraycopy(state, off, next, off + size, state.length - off);
+                GreedyBucket.create(next, off, spec, version, now);
+                state = next;
+                set(unit, spec);
+            } else if (GreedyBucket.version(state, off) < version) {
+                int oldSize = GreedyBucket.size(current);
+                int size = GreedyBucket.size(spec);
+                long[] next = new long[state.length - oldSize + size];
+                System.arraycopy(state, 0, next, 0, off);
+                System.arraycopy(state, off + oldSize, next, off + size, state.length - off - oldSize);
+                GreedyBucket.reconfigure(state, off, current, next, off, spec, version, now);
+                state = next;
+                set(unit, spec);
+            }
+            return off;
+        }
+
+        /** After this long untouched, every bucket here is full again: the entry can be forgotten. */
+        long idleNanos() {
+            long longest = 0;
+            for (int u = 0; u < 3; u++) {
+                BucketSpec s = spec(u);
+                if (s != null) {
+                    longest = Math.max(longest, s.longest().toNanos());
+                }
+            }
+            return longest + GRACE_NANOS;
         }
     }
 }

@@ -2,8 +2,6 @@ package io.usageguard.ratelimit;
 
 import java.time.Duration;
 import java.util.Optional;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -84,12 +82,34 @@ public class RateLimitFilter implements GuardFilter {
             return onStoreFailure(ctx, chain, admission);
         }
         long start = System.nanoTime();
-        return Mono.fromFuture(() -> admission.run(stores.primary()))
-                // Redis answers complete on Lettuce's I/O thread: the request goes on elsewhere, so
-                // that thread stays free for the next answers (else they time out under load)
-                .publishOn(Schedulers.parallel())
-                .then(Mono.fromRunnable(() -> circuit.success(System.nanoTime() - start)))
-                .then(Mono.defer(() -> decide(ctx, chain, admission)))
+        java.util.concurrent.CompletableFuture<Void> answered;
+        try {
+            answered = admission.run(stores.primary());
+        } catch (RuntimeException e) {
+            answered = java.util.concurrent.CompletableFuture.failedFuture(e);
+        }
+        // Redis answers on Lettuce's I/O thread: the request goes back to its own connection's event
+        // loop, so that thread stays free for the next answers (else they time out under load)
+        java.util.concurrent.Executor back = requestThread(ctx);
+        java.util.concurrent.CompletableFuture<Void> result = answered;
+        return Mono.<Void>create(sink -> result.whenComplete((v, e) -> {
+                    Runnable resume = () -> {
+                        if (e != null) {
+                            sink.error(e);
+                        } else {
+                            sink.success();
+                        }
+                    };
+                    try {
+                        back.execute(resume);
+                    } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+                        resume.run();
+                    }
+                }))
+                .then(Mono.defer(() -> {
+                    circuit.success(System.nanoTime() - start);
+                    return decide(ctx, chain, admission);
+                }))
                 .onErrorResume(e -> !(e instanceof GuardRejection) && admission.store == stores.primary()
                         && !admission.decided, e -> {
                     circuit.failure(System.nanoTime() - start, e);
@@ -97,6 +117,16 @@ public class RateLimitFilter implements GuardFilter {
                     return onStoreFailure(ctx, chain, admission);
                 });
     }
+
+    /** The event loop of the request's connection; a worker thread when there is none (not served by Netty). */
+    private static java.util.concurrent.Executor requestThread(GuardContext ctx) {
+        if (io.usageguard.core.NativeRequests.of(ctx.exchange().getRequest()) instanceof reactor.netty.Connection connection) {
+            return connection.channel().eventLoop();
+        }
+        return WORKER;
+    }
+
+    private static final java.util.concurrent.Executor WORKER = r -> Schedulers.parallel().schedule(r);
 
     /** Resolved once: a bean lookup by type on every request costs microseconds. */
     private LimitAdjustments adjustments() {
@@ -111,7 +141,11 @@ public class RateLimitFilter implements GuardFilter {
     private volatile Optional<LimitAdjustments> resolvedAdjustments;
 
     private Mono<Void> run(GuardContext ctx, GuardChain chain, Admission admission, LimitStore store) {
-        return Mono.fromFuture(() -> admission.run(store)).then(Mono.defer(() -> decide(ctx, chain, admission)));
+        java.util.concurrent.CompletableFuture<Void> answered = admission.run(store);
+        if (answered.isDone() && !answered.isCompletedExceptionally()) {
+            return decide(ctx, chain, admission); // the local store answers at once: no operators needed
+        }
+        return Mono.fromFuture(answered).then(Mono.defer(() -> decide(ctx, chain, admission)));
     }
 
     private Mono<Void> onStoreFailure(GuardContext ctx, GuardChain chain, Admission failed) {
@@ -151,12 +185,13 @@ public class RateLimitFilter implements GuardFilter {
             }
             ctx.shadowRejection(rejection.code());
         }
-        return chain.next(ctx).doFinally(signal -> {
+        ctx.onEnd(signal -> {
             HttpStatusCode status = response.getStatusCode();
             boolean succeeded = signal == SignalType.ON_COMPLETE && status != null && status.is2xxSuccessful()
                     && ctx.error() == null;
             admission.finish(ctx.usage(), succeeded);
         });
+        return chain.next(ctx);
     }
 
     private void count(Admission admission, GuardRejection rejection, boolean shadow) {
@@ -190,6 +225,45 @@ public class RateLimitFilter implements GuardFilter {
         return p + w.id();
     }
 
+    /**
+     * The Redis keys (also the local store's) of one account, model glob and API key: built once per
+     * key and model and kept while used, so a request builds no strings to find its buckets.
+     */
+    private record Names(String[][] buckets, String accountConcurrency, String keyConcurrency,
+                         String globalConcurrency) {
+
+        static Names of(String prefix, String accountId, String glob, String keyId) {
+            String account = tag(accountId);
+            String g = tag(glob);
+            String accountBase = prefix + "{" + account + "}:" + g + ":";
+            String keyBase = keyId == null ? null : accountBase + "k:" + tag(keyId) + ":";
+            String globalBase = prefix + "{m:" + g + "}:";
+            String[] bases = new String[Scope.values().length];
+            bases[Scope.ACCOUNT.ordinal()] = accountBase;
+            bases[Scope.KEY.ordinal()] = keyBase;
+            bases[Scope.GLOBAL.ordinal()] = globalBase;
+            String[][] buckets = new String[bases.length][Window.Unit.values().length];
+            for (int s = 0; s < bases.length; s++) {
+                for (Window.Unit unit : Window.Unit.values()) {
+                    buckets[s][unit.ordinal()] = bases[s] == null ? null : bases[s] + unit.suffix;
+                }
+            }
+            return new Names(buckets, accountBase + "conc", keyBase == null ? null : keyBase + "conc",
+                    globalBase + "conc");
+        }
+
+        String bucket(Scope scope, Window.Unit unit) {
+            return buckets[scope.ordinal()][unit.ordinal()];
+        }
+    }
+
+    private record NamesKey(String accountId, String glob, String keyId) {
+    }
+
+    private final com.github.benmanes.caffeine.cache.Cache<NamesKey, Names> names =
+            com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(100_000).executor(Runnable::run)
+                    .expireAfterAccess(Duration.ofMinutes(10)).build();
+
     /** What this request takes: one request, its token estimate (or images), one slot in each concurrency counter. */
     private Admission plan(GuardContext ctx, ResolvedLimits limits, double factor) {
         InferenceRequest inference = ctx.inference();
@@ -198,55 +272,59 @@ public class RateLimitFilter implements GuardFilter {
         int n = Math.max(1, inference.n() == null ? 1 : inference.n());
         long images = imagesRequest ? n : 0;
         long tokens = imagesRequest ? 0 : tokenEstimate(ctx, inference, route, n);
-        String account = tag(ctx.account().id());
-        String glob = tag(route.entry().glob());
-        String keyId = ctx.key() == null ? null : tag(ctx.key().id());
-        String accountBase = prefix + "{" + account + "}:" + glob + ":";
-        String keyBase = keyId == null ? null : accountBase + "k:" + keyId + ":";
-        String globalBase = prefix + "{m:" + glob + "}:";
+        String keyId = ctx.key() == null ? null : ctx.key().id();
+        Names names = this.names.get(new NamesKey(ctx.account().id(), route.entry().glob(), keyId),
+                k -> Names.of(prefix, k.accountId(), k.glob(), k.keyId()));
         boolean throttled = factor < 1.0 && keyId != null;
 
-        List<Admission.Use> uses = new ArrayList<>(8);
-        for (BucketSpec spec : limits.specs()) {
-            addUse(uses, spec, accountBase, keyBase, globalBase, tokens, images, factor);
+        BucketSpec[] specs = limits.specs();
+        Admission.Use[] uses = new Admission.Use[specs.length + (throttled ? 2 : 0)];
+        int u = 0;
+        for (BucketSpec spec : specs) {
+            u = addUse(uses, u, spec, names, tokens, images, factor);
         }
         if (throttled) {
-            addUse(uses, limits.keyRequestsDerived(), accountBase, keyBase, globalBase, tokens, images, factor);
-            addUse(uses, limits.keyTokensDerived(), accountBase, keyBase, globalBase, tokens, images, factor);
+            u = addUse(uses, u, limits.keyRequestsDerived(), names, tokens, images, factor);
+            u = addUse(uses, u, limits.keyTokensDerived(), names, tokens, images, factor);
+        }
+        if (u < uses.length) {
+            uses = java.util.Arrays.copyOf(uses, u);
         }
 
-        List<String> keys = new ArrayList<>(2);
-        List<Integer> caps = new ArrayList<>(2);
-        List<Scope> scopes = new ArrayList<>(2);
-        if (limits.accountConcurrency() >= 0) {
-            keys.add(accountBase + "conc");
-            caps.add(limits.accountConcurrency());
-            scopes.add(Scope.ACCOUNT);
-        }
         int keyConcurrency = limits.keyConcurrency() >= 0 ? limits.keyConcurrency()
                 : throttled ? limits.accountConcurrency() : -1;
-        if (keyConcurrency >= 0 && keyBase != null) {
-            keys.add(keyBase + "conc");
-            caps.add(factor >= 1.0 ? keyConcurrency : (int) Math.floor(keyConcurrency * Math.max(0, factor)));
-            scopes.add(Scope.KEY);
+        boolean account = limits.accountConcurrency() >= 0;
+        boolean key = keyConcurrency >= 0 && names.keyConcurrency() != null;
+        boolean global = limits.globalConcurrency() >= 0;
+        Admission.LeaseGroup[] groups = new Admission.LeaseGroup[(account || key ? 1 : 0) + (global ? 1 : 0)];
+        int g = 0;
+        if (account && key) {
+            groups[g++] = new Admission.LeaseGroup(new String[]{names.accountConcurrency(), names.keyConcurrency()},
+                    new int[]{limits.accountConcurrency(), keyCap(keyConcurrency, factor)},
+                    new Scope[]{Scope.ACCOUNT, Scope.KEY});
+        } else if (account) {
+            groups[g++] = new Admission.LeaseGroup(new String[]{names.accountConcurrency()},
+                    new int[]{limits.accountConcurrency()}, new Scope[]{Scope.ACCOUNT});
+        } else if (key) {
+            groups[g++] = new Admission.LeaseGroup(new String[]{names.keyConcurrency()},
+                    new int[]{keyCap(keyConcurrency, factor)}, new Scope[]{Scope.KEY});
         }
-        List<Admission.LeaseGroup> groups = new ArrayList<>(2);
-        if (!keys.isEmpty()) {
-            groups.add(new Admission.LeaseGroup(keys.toArray(String[]::new), caps.stream().mapToInt(Integer::intValue).toArray(),
-                    scopes.toArray(Scope[]::new)));
+        if (global) {
+            groups[g] = new Admission.LeaseGroup(new String[]{names.globalConcurrency()},
+                    new int[]{limits.globalConcurrency()}, new Scope[]{Scope.GLOBAL});
         }
-        if (limits.globalConcurrency() >= 0) {
-            groups.add(new Admission.LeaseGroup(new String[]{globalBase + "conc"}, new int[]{limits.globalConcurrency()},
-                    new Scope[]{Scope.GLOBAL}));
-        }
-        return new Admission(limits, factor, route.model(), tokens, images, uses.toArray(Admission.Use[]::new),
-                groups.toArray(Admission.LeaseGroup[]::new), replicaId + ":" + leaseCounter.incrementAndGet());
+        return new Admission(limits, factor, route.model(), tokens, images, uses, groups,
+                replicaId + ":" + leaseCounter.incrementAndGet());
     }
 
-    private static void addUse(List<Admission.Use> uses, BucketSpec spec, String accountBase, String keyBase, String globalBase,
-                               long tokens, long images, double factor) {
+    private static int keyCap(int keyConcurrency, double factor) {
+        return factor >= 1.0 ? keyConcurrency : (int) Math.floor(keyConcurrency * Math.max(0, factor));
+    }
+
+    private static int addUse(Admission.Use[] uses, int at, BucketSpec spec, Names names,
+                              long tokens, long images, double factor) {
         if (spec == null) {
-            return;
+            return at;
         }
         long amount = switch (spec.unit()) {
             case REQUESTS -> 1;
@@ -254,20 +332,17 @@ public class RateLimitFilter implements GuardFilter {
             case IMAGES -> images;
         };
         if (amount <= 0) {
-            return;
+            return at;
         }
-        String base = switch (spec.scope()) {
-            case ACCOUNT -> accountBase;
-            case KEY -> keyBase;
-            case GLOBAL -> globalBase;
-        };
-        if (base == null) {
-            return;
+        String key = names.bucket(spec.scope(), spec.unit());
+        if (key == null) {
+            return at;
         }
         if (spec.scope() == Scope.KEY) {
             amount = Admission.scaled(amount, factor);
         }
-        uses.add(new Admission.Use(spec, base + spec.unit().suffix, amount));
+        uses[at] = new Admission.Use(spec, key, amount);
+        return at + 1;
     }
 
     /**

@@ -64,7 +64,11 @@ final class RateLimitHeaders {
     }
 
     static Shown tightest(Admission a, Window.Unit unit) {
-        Shown best = null;
+        BucketSpec bestSpec = null;
+        int bestWindow = -1;
+        long bestLimit = 0;
+        long bestRemaining = 0;
+        long bestReset = 0;
         for (Admission.Use use : a.uses) {
             BucketSpec spec = use.spec;
             if (spec.unit() != unit || spec.scope() == Scope.GLOBAL || use.result == null) {
@@ -80,15 +84,22 @@ final class RateLimitHeaders {
                     avail += use.amount;
                 }
                 avail = Math.max(0, Math.min(cap, avail));
-                long limit = (long) Math.floor(cap * factor);
-                long remaining = (long) Math.floor(avail * factor);
-                long reset = cap == 0 ? spec.windows()[i].length().toNanos()
-                        : (long) ((double) (cap - avail) * spec.windows()[i].length().toNanos() / cap);
-                if (best == null || remaining < best.remaining() || (remaining == best.remaining() && limit < best.limit())) {
-                    best = new Shown((key ? "key-" : "") + spec.windows()[i].id(), limit, remaining, reset, spec.windows()[i]);
+                long limit = factor == 1.0 ? cap : (long) Math.floor(cap * factor);
+                long remaining = factor == 1.0 ? avail : (long) Math.floor(avail * factor);
+                if (bestSpec == null || remaining < bestRemaining || (remaining == bestRemaining && limit < bestLimit)) {
+                    long windowNanos = spec.windows()[i].length().toNanos();
+                    bestSpec = spec;
+                    bestWindow = i;
+                    bestLimit = limit;
+                    bestRemaining = remaining;
+                    bestReset = cap == 0 ? windowNanos : (long) ((double) (cap - avail) * windowNanos / cap);
                 }
             }
         }
-        return best;
+        if (bestSpec == null) {
+            return null;
+        }
+        Window w = bestSpec.windows()[bestWindow];
+        return new Shown(bestSpec.scope() == Scope.KEY ? "key-" + w.id() : w.id(), bestLimit, bestRemaining, bestReset, w);
     }
 }

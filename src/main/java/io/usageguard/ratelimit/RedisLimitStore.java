@@ -1,106 +1,109 @@
 package io.usageguard.ratelimit;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import io.github.bucket4j.ConsumptionProbe;
 import io.github.bucket4j.TimeMeter;
-import io.github.bucket4j.TokensInheritanceStrategy;
-import io.github.bucket4j.VerboseResult;
-import io.github.bucket4j.distributed.AsyncBucketProxy;
-import io.github.bucket4j.distributed.ExpirationAfterWriteStrategy;
-import io.github.bucket4j.distributed.proxy.AsyncProxyManager;
-import io.github.bucket4j.distributed.proxy.optimization.Optimizations;
-import io.github.bucket4j.redis.lettuce.Bucket4jLettuce;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.ZAddArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.codec.ByteArrayCodec;
-import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.CommandOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Buckets and concurrency counters shared by every replica through Redis.
+ * Buckets and concurrency counters shared by every replica through Redis, kept by one Lua script
+ * ({@code redis-limits.lua}, loaded once with {@code SCRIPT LOAD}, run with {@code EVALSHA}):
  * <ul>
- *   <li>Buckets: bucket4j's Lettuce proxy manager (compare-and-swap: a GET and a Lua CAS per
- *       operation), with the batching optimisation, so concurrent requests on one bucket in this
- *       replica share one CAS. Exact: no over-admission. Every bucket key has a TTL of the time it
- *       needs to refill completely plus a minute (a full bucket is the same as no key).</li>
- *   <li>Concurrency: a sorted set per counter of lease ids scored by their expiry; one Lua script
- *       takes a slot in every counter of one hash slot, all or none. This replica renews its leases
- *       every {@code leaseTtl / 3}; the leases of a replica that died expire after {@code leaseTtl}.</li>
+ *   <li>Admission: one call per Redis hash slot does all of a request's work there. The account's
+ *       and the key's buckets and concurrency counters share the {@code {account}} hash tag, so
+ *       they are one call; a model's global ceiling ({@code {m:glob}}) is a second one, only when
+ *       configured. The script checks every bucket and counter first and takes only if all have
+ *       room (in shadow mode each bucket by itself), so a refusal takes nothing and gives nothing
+ *       back. Exact: no over-admission.</li>
+ *   <li>The end of a request (slots freed, token reservation reconciled) is one fire-and-forget
+ *       call per slot.</li>
+ *   <li>Buckets: per window, a token bucket with bucket4j's greedy refill, counted on the gateway's
+ *       clock (passed to the script); every bucket key has a TTL of the time it needs to refill
+ *       completely plus a minute (a full bucket is the same as no key, and is deleted).</li>
+ *   <li>Concurrency: a sorted set per counter of lease ids scored by their expiry. This replica
+ *       renews its leases every {@code leaseTtl / 3}; the leases of a replica that died expire
+ *       after {@code leaseTtl}.</li>
  * </ul>
  * Keys are built by the caller with the account in a hash tag, so a Redis Cluster keeps one
- * account's keys in one slot.
+ * account's keys in one slot. A failed call (Redis down, timeout) fails the future; commands are
+ * bounded by the Lettuce client's timeout options.
  */
 public final class RedisLimitStore implements LimitStore, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(RedisLimitStore.class);
 
-    static final String ACQUIRE = """
-            local now = tonumber(ARGV[1])
-            for i = 1, #KEYS do
-              redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-              if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[4 + i]) then return i - 1 end
-            end
-            for i = 1, #KEYS do
-              redis.call('ZADD', KEYS[i], ARGV[2], ARGV[4])
-              redis.call('PEXPIRE', KEYS[i], ARGV[3])
-            end
-            return -1
-            """;
+    static final String SCRIPT = resource("redis-limits.lua");
+    static final String SHA = sha1(SCRIPT);
+
+    private static final String ADMIT = "a";
+    private static final String SETTLE = "s";
+    /** Admission modes of the script: see redis-limits.lua. */
+    static final int ALL_OR_NONE = 0;
+    static final int EACH = 1;
+    static final int CHECK_ONLY = 2;
+    private static final Admission.LeaseGroup[] NO_GROUPS = {};
+    private static final Admission.Use[] NO_USES = {};
+    private static final long[] NO_AMOUNTS = {};
 
     private final RedisClient client;
     private final RedisURI uri;
     private final TimeMeter time;
     private final Clock clock;
-    private final Duration leaseTtl;
-    private final Duration requestTimeout;
-    private final Cache<String, ProxyHolder> proxies = Caffeine.newBuilder()
-            .maximumSize(100_000).expireAfterAccess(Duration.ofMinutes(5)).build();
-    private final Map<String, String[]> leases = new ConcurrentHashMap<>();
+    private final long leaseTtlMillis;
+    /**
+     * The leases this replica holds, for renewal: a group's counter keys (its own array, compared
+     * by identity, the same one that is released) and the lease id.
+     */
+    private final Map<String[], String> leases = new ConcurrentHashMap<>();
     private final ScheduledExecutorService renewer;
     private final AtomicBoolean connecting = new AtomicBoolean();
     private volatile long nextConnectAttemptNanos;
-    private volatile Connections connections;
+    private volatile StatefulRedisConnection<String, String> connection;
 
-    private record Connections(StatefulRedisConnection<String, byte[]> buckets,
-                               StatefulRedisConnection<String, String> leases,
-                               AsyncProxyManager<String> proxyManager) {
-    }
-
-    private record ProxyHolder(AsyncBucketProxy proxy, long version, AsyncProxyManager<String> manager) {
-    }
-
+    /**
+     * @param commandTimeout not used here: the client's timeout options bound every command
+     */
     public RedisLimitStore(RedisClient client, RedisURI uri, TimeMeter time, Clock clock, Duration leaseTtl,
                            Duration commandTimeout) {
         this.client = client;
         this.uri = uri;
         this.time = time;
         this.clock = clock;
-        this.leaseTtl = leaseTtl;
-        // a CAS that keeps losing under contention gives up after this, and counts as a store failure
-        this.requestTimeout = commandTimeout.multipliedBy(4);
+        this.leaseTtlMillis = leaseTtl.toMillis();
         this.renewer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "usage-guard-lease-renewal");
             t.setDaemon(true);
             return t;
         });
-        long period = Math.max(100, leaseTtl.toMillis() / 3);
+        long period = Math.max(100, leaseTtlMillis / 3);
         renewer.scheduleWithFixedDelay(this::renew, period, period, TimeUnit.MILLISECONDS);
         connectAsync();
     }
@@ -110,94 +113,307 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
         return "redis";
     }
 
+    /**
+     * All of a request's buckets and counters, one call per hash slot: all or none in enforce mode;
+     * each bucket by itself in shadow mode (what passes is counted); check only when a limit already
+     * refused without the store (a zero limit or an amount above a window).
+     */
     @Override
-    public CompletableFuture<BucketResult> consume(String key, BucketSpec spec, long version, long amount) {
-        AsyncBucketProxy proxy;
-        try {
-            proxy = proxy(key, spec, version);
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
+    public CompletableFuture<Void> admit(Admission a) {
+        int mode = a.limits.mode() == LimitMode.SHADOW ? EACH : a.refused() ? CHECK_ONLY : ALL_OR_NONE;
+        CompletableFuture<Void> account = admitSlot(a, false, mode);
+        CompletableFuture<Void> global = admitSlot(a, true, mode);
+        if (account == null) {
+            return global == null ? CompletableFuture.completedFuture(null) : global;
         }
-        return proxy.asVerbose().tryConsumeAndReturnRemaining(amount).thenApply(RedisLimitStore::result);
+        return global == null ? account : CompletableFuture.allOf(account, global);
     }
 
-    private static BucketResult result(VerboseResult<ConsumptionProbe> r) {
-        ConsumptionProbe probe = r.getValue();
-        return new BucketResult(probe.isConsumed(), r.getDiagnostics().getAvailableTokensPerEachBandwidth(),
-                probe.getNanosToWaitForRefill());
+    private CompletableFuture<Void> admitSlot(Admission a, boolean global, int mode) {
+        int nu = 0;
+        int ng = 0;
+        for (Admission.Use u : a.uses) {
+            if (u.result == null && global(u) == global) {
+                nu++;
+            }
+        }
+        for (Admission.LeaseGroup g : a.groups) {
+            if (g.refused < 0 && global(g) == global) {
+                ng++;
+            }
+        }
+        if (nu + ng == 0) {
+            return null;
+        }
+        Admission.Use[] uses = nu == 0 ? NO_USES : new Admission.Use[nu];
+        long[] amounts = nu == 0 ? NO_AMOUNTS : new long[nu];
+        Admission.LeaseGroup[] groups = ng == 0 ? NO_GROUPS : new Admission.LeaseGroup[ng];
+        nu = 0;
+        ng = 0;
+        for (Admission.Use u : a.uses) {
+            if (u.result == null && global(u) == global) {
+                amounts[nu] = u.amount;
+                uses[nu++] = u;
+            }
+        }
+        for (Admission.LeaseGroup g : a.groups) {
+            if (g.refused < 0 && global(g) == global) {
+                groups[ng++] = g;
+            }
+        }
+        String leaseId = a.leaseId;
+        return call(ADMIT, mode, a.limits.version(), leaseId, uses, amounts, groups)
+                .thenAccept(r -> apply(r, uses, groups, leaseId));
+    }
+
+    /** The script's answer into the uses' results and the groups' state. */
+    private void apply(long[] r, Admission.Use[] uses, Admission.LeaseGroup[] groups, String leaseId) {
+        int full = (int) r[0];
+        boolean held = r[1] == 1;
+        int p = 2;
+        for (Admission.Use u : uses) {
+            int status = (int) r[p];
+            long waitMicros = r[p + 1];
+            p += 2;
+            int n = u.spec.windows().length;
+            long[] available = Arrays.copyOfRange(r, p, p + n);
+            p += n;
+            // status 2: there was enough but nothing was taken (another limit refused)
+            u.undone = status == 2;
+            u.result = new BucketResult(status != 0, available,
+                    status != 0 ? 0 : waitMicros < 0 ? Long.MAX_VALUE : waitMicros * 1000);
+        }
+        int offset = 0;
+        for (Admission.LeaseGroup g : groups) {
+            g.refused = full >= offset && full < offset + g.keys.length ? full - offset : -1;
+            g.held = held;
+            if (held) {
+                leases.put(g.keys, leaseId);
+            }
+            offset += g.keys.length;
+        }
+    }
+
+    /** Frees the held slots and gives back or charges tokens: one fire-and-forget call per hash slot. */
+    @Override
+    public void settle(Admission a, long[] deltas) {
+        settleSlot(a, deltas, false);
+        settleSlot(a, deltas, true);
+    }
+
+    private void settleSlot(Admission a, long[] deltas, boolean global) {
+        int nu = 0;
+        int ng = 0;
+        for (int i = 0; i < a.uses.length; i++) {
+            if (deltas[i] != 0 && global(a.uses[i]) == global) {
+                nu++;
+            }
+        }
+        for (Admission.LeaseGroup g : a.groups) {
+            if (g.held && global(g) == global) {
+                ng++;
+            }
+        }
+        if (nu + ng == 0) {
+            return;
+        }
+        Admission.Use[] uses = nu == 0 ? NO_USES : new Admission.Use[nu];
+        long[] amounts = nu == 0 ? NO_AMOUNTS : new long[nu];
+        Admission.LeaseGroup[] groups = ng == 0 ? NO_GROUPS : new Admission.LeaseGroup[ng];
+        nu = 0;
+        ng = 0;
+        for (int i = 0; i < a.uses.length; i++) {
+            if (deltas[i] != 0 && global(a.uses[i]) == global) {
+                amounts[nu] = deltas[i];
+                uses[nu++] = a.uses[i];
+            }
+        }
+        for (Admission.LeaseGroup g : a.groups) {
+            if (g.held && global(g) == global) {
+                groups[ng++] = g;
+                leases.remove(g.keys);
+            }
+        }
+        // if this fails, the leases expire by themselves and the tokens come back by refill
+        call(SETTLE, 0, a.limits.version(), a.leaseId, uses, amounts, groups);
+    }
+
+    private static boolean global(Admission.Use u) {
+        return u.spec.scope() == Scope.GLOBAL;
+    }
+
+    private static boolean global(Admission.LeaseGroup g) {
+        return g.scopes != null && g.scopes.length > 0 && g.scopes[0] == Scope.GLOBAL;
+    }
+
+    @Override
+    public CompletableFuture<BucketResult> consume(String key, BucketSpec spec, long version, long amount) {
+        Admission.Use[] use = {new Admission.Use(spec, key, amount)};
+        return call(ADMIT, ALL_OR_NONE, version, "-", use, new long[]{amount}, NO_GROUPS)
+                .thenApply(r -> {
+                    apply(r, use, NO_GROUPS, null);
+                    return use[0].result;
+                });
     }
 
     @Override
     public void refund(String key, BucketSpec spec, long version, long amount) {
-        try {
-            proxy(key, spec, version).addTokens(amount);
-        } catch (RuntimeException e) {
-            // the store is down: the tokens come back by refill
-        }
+        call(SETTLE, 0, version, "-", new Admission.Use[]{new Admission.Use(spec, key, amount)}, new long[]{amount}, NO_GROUPS);
     }
 
     @Override
     public void charge(String key, BucketSpec spec, long version, long amount) {
-        try {
-            proxy(key, spec, version).tryConsumeAsMuchAsPossible(amount);
-        } catch (RuntimeException e) {
-            // the store is down: the difference is not charged
-        }
+        call(SETTLE, 0, version, "-", new Admission.Use[]{new Admission.Use(spec, key, amount)}, new long[]{-amount}, NO_GROUPS);
     }
 
     @Override
     public CompletableFuture<Integer> acquire(String[] keys, int[] limits, String leaseId) {
-        Connections c;
-        try {
-            c = connections();
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-        long now = clock.millis();
-        String[] args = new String[4 + keys.length];
-        args[0] = Long.toString(now);
-        args[1] = Long.toString(now + leaseTtl.toMillis());
-        args[2] = Long.toString(leaseTtl.toMillis());
-        args[3] = leaseId;
-        for (int i = 0; i < limits.length; i++) {
-            args[4 + i] = Integer.toString(limits[i]);
-        }
-        return c.leases().async().<Long>eval(ACQUIRE, ScriptOutputType.INTEGER, keys, args).toCompletableFuture()
+        Admission.LeaseGroup[] group = {new Admission.LeaseGroup(keys, limits, null)};
+        return call(ADMIT, ALL_OR_NONE, 0, leaseId, NO_USES, NO_AMOUNTS, group)
                 .thenApply(r -> {
-                    int refused = r.intValue();
-                    if (refused < 0) {
-                        leases.put(leaseId, keys);
-                    }
-                    return refused;
+                    apply(r, NO_USES, group, leaseId);
+                    return group[0].refused;
                 });
     }
 
     @Override
     public void release(String[] keys, String leaseId) {
-        leases.remove(leaseId);
-        Connections c = connections;
+        leases.remove(keys);
+        Admission.LeaseGroup g = new Admission.LeaseGroup(keys, new int[keys.length], null);
+        call(SETTLE, 0, 0, leaseId, NO_USES, NO_AMOUNTS, new Admission.LeaseGroup[]{g});
+    }
+
+    /**
+     * Runs the script (EVALSHA; once more with EVAL if Redis lost its script cache, e.g. after a
+     * restart, which also loads it again). Never throws: a store that is not connected fails the future.
+     */
+    private CompletableFuture<long[]> call(String op, int mode, long version, String leaseId, Admission.Use[] uses,
+                                           long[] amounts, Admission.LeaseGroup[] groups) {
+        StatefulRedisConnection<String, String> c = connection;
         if (c == null) {
-            return;
+            connectAsync();
+            return CompletableFuture.failedFuture(new IllegalStateException("not connected to Redis"));
         }
-        RedisAsyncCommands<String, String> async = c.leases().async();
-        for (String key : keys) {
-            async.zrem(key, leaseId); // if this fails the lease expires by itself
+        Call call = new Call(op, mode, time.currentTimeNanos() / 1000, version, leaseId, uses, amounts, groups);
+        try {
+            RedisAsyncCommands<String, String> async = c.async();
+            return async.dispatch(CommandType.EVALSHA, new Longs(), call.args(false)).toCompletableFuture()
+                    .exceptionallyCompose(e -> noScript(e)
+                            ? async.dispatch(CommandType.EVAL, new Longs(), call.args(true)).toCompletableFuture()
+                            : CompletableFuture.failedFuture(e));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private static boolean noScript(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof RedisNoScriptException || (t.getMessage() != null && t.getMessage().startsWith("NOSCRIPT"))) {
+                return true;
+            }
+            if (!(t instanceof CompletionException)) {
+                break;
+            }
+        }
+        return false;
+    }
+
+    /** One script call's arguments (see redis-limits.lua); built again for the EVAL fallback. */
+    private final class Call {
+        final String op;
+        final int mode;
+        final long now;
+        final long version;
+        final String leaseId;
+        final Admission.Use[] uses;
+        final long[] amounts;
+        final Admission.LeaseGroup[] groups;
+
+        Call(String op, int mode, long now, long version, String leaseId, Admission.Use[] uses, long[] amounts,
+             Admission.LeaseGroup[] groups) {
+            this.op = op;
+            this.mode = mode;
+            this.now = now;
+            this.version = version;
+            this.leaseId = leaseId;
+            this.uses = uses;
+            this.amounts = amounts;
+            this.groups = groups;
+        }
+
+        CommandArgs<String, String> args(boolean eval) {
+            CommandArgs<String, String> args = new CommandArgs<>(StringCodec.UTF8);
+            args.add(eval ? SCRIPT : SHA);
+            int keys = uses.length;
+            for (Admission.LeaseGroup g : groups) {
+                keys += g.keys.length;
+            }
+            args.add(keys);
+            for (Admission.Use u : uses) {
+                args.addKey(u.key);
+            }
+            for (Admission.LeaseGroup g : groups) {
+                for (String k : g.keys) {
+                    args.addKey(k);
+                }
+            }
+            args.add(op).add(now).add(version).add(uses.length).add(leaseId).add(mode).add(leaseTtlMillis);
+            for (int i = 0; i < uses.length; i++) {
+                BucketSpec spec = uses[i].spec;
+                Window[] windows = spec.windows();
+                long[] limits = spec.limits();
+                args.add(amounts[i]).add(windows.length);
+                for (int w = 0; w < windows.length; w++) {
+                    args.add(windows[w].id()).add(windows[w].length().toNanos() / 1000).add(limits[w]);
+                }
+            }
+            if (ADMIT.equals(op)) {
+                for (Admission.LeaseGroup g : groups) {
+                    for (int limit : g.limits) {
+                        args.add(limit);
+                    }
+                }
+            }
+            return args;
+        }
+    }
+
+    /** The script's array of integers, straight into a long[]. */
+    private static final class Longs extends CommandOutput<String, String, long[]> {
+        private int i;
+
+        Longs() {
+            super(StringCodec.UTF8, null);
+        }
+
+        @Override
+        public void multi(int count) {
+            if (output == null) {
+                output = new long[Math.max(0, count)];
+            }
+        }
+
+        @Override
+        public void set(long integer) {
+            if (output != null && i < output.length) {
+                output[i++] = integer;
+            }
         }
     }
 
     /** Extends every lease this replica holds; a replica that stops doing this loses its slots after the TTL. */
     private void renew() {
-        Connections c = connections;
+        StatefulRedisConnection<String, String> c = connection;
         if (c == null || leases.isEmpty()) {
             return;
         }
         try {
-            RedisAsyncCommands<String, String> async = c.leases().async();
-            long expiry = clock.millis() + leaseTtl.toMillis();
-            for (Map.Entry<String, String[]> e : leases.entrySet()) {
-                for (String key : e.getValue()) {
-                    async.zadd(key, ZAddArgs.Builder.xx(), (double) expiry, e.getKey());
-                    async.pexpire(key, leaseTtl.toMillis());
+            RedisAsyncCommands<String, String> async = c.async();
+            long expiry = clock.millis() + leaseTtlMillis;
+            for (Map.Entry<String[], String> e : leases.entrySet()) {
+                for (String key : e.getKey()) {
+                    async.zadd(key, ZAddArgs.Builder.xx(), (double) expiry, e.getValue());
+                    async.pexpire(key, leaseTtlMillis);
                 }
             }
         } catch (RuntimeException e) {
@@ -205,54 +421,27 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
         }
     }
 
-    private AsyncBucketProxy proxy(String key, BucketSpec spec, long version) {
-        Connections c = connections();
-        ProxyHolder h = proxies.getIfPresent(key);
-        if (h == null || h.version() != version || h.manager() != c.proxyManager()) {
-            AsyncBucketProxy proxy = c.proxyManager().builder()
-                    .withImplicitConfigurationReplacement(version, TokensInheritanceStrategy.ADDITIVE)
-                    .withOptimization(Optimizations.batching())
-                    .build(key, () -> CompletableFuture.completedFuture(spec.configuration()));
-            h = new ProxyHolder(proxy, version, c.proxyManager());
-            proxies.put(key, h);
-        }
-        return h.proxy();
-    }
-
-    private Connections connections() {
-        Connections c = connections;
-        if (c == null) {
-            connectAsync();
-            throw new IllegalStateException("not connected to Redis");
-        }
-        return c;
-    }
-
-    /** Connects in the background; until it succeeds every operation fails fast (and the failure policy applies). */
+    /** Connects (and loads the script) in the background; until then every operation fails fast (and the failure policy applies). */
     private void connectAsync() {
-        if (connections != null || System.nanoTime() < nextConnectAttemptNanos || !connecting.compareAndSet(false, true)) {
+        if (connection != null || System.nanoTime() < nextConnectAttemptNanos || !connecting.compareAndSet(false, true)) {
             return;
         }
         nextConnectAttemptNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
-        client.connectAsync(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE), uri).toCompletableFuture()
-                .thenCompose(buckets -> client.connectAsync(StringCodec.UTF8, uri).toCompletableFuture()
-                        .whenComplete((leaseConn, e) -> {
+        client.connectAsync(StringCodec.UTF8, uri).toCompletableFuture()
+                .thenCompose(c -> c.async().scriptLoad(SCRIPT).toCompletableFuture()
+                        .handle((sha, e) -> {
                             if (e != null) {
-                                buckets.closeAsync();
+                                c.closeAsync();
+                                throw e instanceof CompletionException ce ? ce : new CompletionException(e);
                             }
-                        })
-                        .thenApply(leaseConn -> {
-                            AsyncProxyManager<String> manager = Bucket4jLettuce.casBasedBuilder(buckets)
-                                    .clientClock(time)
-                                    .requestTimeout(requestTimeout)
-                                    .expirationAfterWrite(ExpirationAfterWriteStrategy
-                                            .basedOnTimeForRefillingBucketUpToMax(Duration.ofMinutes(1)))
-                                    .build().asAsync();
-                            return new Connections(buckets, leaseConn, manager);
+                            if (!SHA.equals(sha)) {
+                                log.warn("Redis gave the rate limit script the digest {}, expected {}", sha, SHA);
+                            }
+                            return c;
                         }))
                 .whenComplete((c, e) -> {
                     if (c != null) {
-                        connections = c;
+                        connection = c;
                         log.info("rate limit store connected to Redis");
                     } else {
                         log.warn("rate limit store cannot connect to Redis yet: {}", e.toString());
@@ -264,10 +453,28 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
     @Override
     public void close() {
         renewer.shutdownNow();
-        Connections c = connections;
+        StatefulRedisConnection<String, String> c = connection;
         if (c != null) {
-            c.buckets().close();
-            c.leases().close();
+            c.close();
+        }
+    }
+
+    private static String resource(String name) {
+        try (InputStream in = RedisLimitStore.class.getResourceAsStream(name)) {
+            if (in == null) {
+                throw new IllegalStateException("missing resource " + name);
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String sha1(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 }

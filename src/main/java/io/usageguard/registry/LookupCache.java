@@ -41,8 +41,10 @@ public final class LookupCache<V> {
                         return currentDuration;
                     }
                 })
-                .executor(loader)
-                .buildAsync((key, executor) -> CompletableFuture.supplyAsync(() -> load.apply(key), executor));
+                // the cache's own upkeep runs on the caller, amortised (handing it to another thread
+                // costs a wake-up every few reads); loads and refreshes go to the loader pool
+                .executor(Runnable::run)
+                .buildAsync((key, executor) -> CompletableFuture.supplyAsync(() -> load.apply(key), loader));
     }
 
     public Mono<Optional<V>> get(String key) {

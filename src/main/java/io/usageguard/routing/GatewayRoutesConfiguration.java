@@ -10,7 +10,8 @@ import org.springframework.http.HttpHeaders;
 
 /**
  * One Spring Cloud Gateway route per backend. A route matches only requests that the guards sent
- * to its backend; it strips the client's credentials and, when configured, adds the backend's own.
+ * to its backend (whose request, a {@link ForwardedRequest}, no longer carries the client's
+ * credentials) and, when configured, adds the backend's own.
  */
 @Configuration(proxyBeanMethods = false)
 public class GatewayRoutesConfiguration {
@@ -28,7 +29,6 @@ public class GatewayRoutesConfiguration {
                     .path("/v1/**")
                     .and().predicate(exchange -> id.equals(exchange.getAttribute(ModelRoutingFilter.BACKEND_ATTR)))
                     .filters(f -> {
-                        f.removeRequestHeader(HttpHeaders.AUTHORIZATION).removeRequestHeader("x-api-key");
                         if (backend.apiKey() != null && !backend.apiKey().isBlank()) {
                             f.setRequestHeader(HttpHeaders.AUTHORIZATION, "Bearer " + backend.apiKey());
                         }

@@ -1,5 +1,6 @@
 package io.usageguard.sharing;
 
+import io.usageguard.core.Scalars;
 import io.usageguard.pipeline.GuardContext;
 import io.usageguard.pipeline.GuardFilter;
 import org.springframework.http.HttpHeaders;
@@ -23,8 +24,14 @@ public class KeySharingFilter implements GuardFilter {
 
     @Override
     public Mono<Void> filter(GuardContext ctx, GuardChain chain) {
-        return monitor.onRequest(ctx.key(), ctx.clientIp(),
-                        ctx.exchange().getRequest().getHeaders().getFirst(HttpHeaders.USER_AGENT))
-                .flatMap(refuse -> refuse ? Mono.error(monitor.suspended(ctx.key())) : chain.next(ctx));
+        Mono<Boolean> refuse = monitor.onRequest(ctx.key(), ctx.clientIp(),
+                ctx.exchange().getRequest().getHeaders().getFirst(HttpHeaders.USER_AGENT));
+        if (Scalars.isKnown(refuse)) { // local state, or nothing new to count: decided in memory
+            if (Scalars.value(refuse)) {
+                throw monitor.suspended(ctx.key());
+            }
+            return chain.next(ctx);
+        }
+        return refuse.flatMap(r -> r ? Mono.error(monitor.suspended(ctx.key())) : chain.next(ctx));
     }
 }

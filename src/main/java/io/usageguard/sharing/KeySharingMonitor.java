@@ -54,6 +54,8 @@ public final class KeySharingMonitor implements KeySignals, LimitAdjustments {
     private final boolean failOpen;
     private final SharingSettings settings;
     private final Cache<String, KeyWindow> windows;
+    /** The sliding-window counting shared by every key's networks and agents (the state is in each {@link KeyWindow}). */
+    private final DistinctWindow distinct;
     private final long subWindowMillis;
     private final long windowMillis;
     private final long recountMillis;
@@ -72,9 +74,11 @@ public final class KeySharingMonitor implements KeySignals, LimitAdjustments {
         this.subWindowMillis = properties.subWindowMillis();
         this.windowMillis = subWindowMillis * properties.subWindows();
         this.recountMillis = properties.recountInterval().toMillis();
+        this.distinct = new DistinctWindow(properties.subWindows(), properties.exactCap(), properties.sketchLgK());
         this.windows = Caffeine.newBuilder()
                 .maximumSize(properties.maxTrackedKeys())
                 .expireAfterAccess(windowMillis + subWindowMillis, TimeUnit.MILLISECONDS)
+                .executor(Runnable::run) // upkeep on the caller: no thread hand-off on the request path
                 .ticker(() -> TimeUnit.MILLISECONDS.toNanos(clock.millis()))
                 .build();
         // redis mode: the truth is in Redis, so a registry change to a key (reinstated elsewhere, new
@@ -126,7 +130,7 @@ public final class KeySharingMonitor implements KeySignals, LimitAdjustments {
         long network = NetworkKeys.of(clientIp, properties.ipv4Prefix(), properties.ipv6Prefix());
         String family = UserAgents.family(userAgent);
         long agent = NetworkKeys.ofString(family);
-        KeyWindow w = windows.get(key.id(), id -> new KeyWindow(properties));
+        KeyWindow w = windows.get(key.id(), id -> new KeyWindow());
         int n;
         int a;
         int localNetworks = 0;
@@ -136,12 +140,12 @@ public final class KeySharingMonitor implements KeySignals, LimitAdjustments {
             if (w.suspendedHere && properties.action() == Action.SUSPEND) {
                 return REFUSE;
             }
-            n = w.networks.add(network, slot);
-            a = w.agents.add(agent, slot);
+            n = distinct.add(w, KeyWindow.NETWORKS, network, slot);
+            a = distinct.add(w, KeyWindow.AGENTS, agent, slot);
             if (n != DistinctWindow.SEEN || a != DistinctWindow.SEEN) {
                 // this replica's own view: the count in local mode, the fallback in redis mode
-                localNetworks = w.networks.count(slot);
-                localAgents = w.agents.count(slot);
+                localNetworks = distinct.count(w, KeyWindow.NETWORKS, slot);
+                localAgents = distinct.count(w, KeyWindow.AGENTS, slot);
             } else if (redis != null && !w.recountInFlight && now - w.remoteCountedAt >= recountMillis) {
                 w.recountInFlight = true;
                 recount = true;
@@ -197,8 +201,6 @@ public final class KeySharingMonitor implements KeySignals, LimitAdjustments {
         if (networks <= 1) {
             synchronized (w) {
                 w.level = Level.NONE;
-                w.lastNetworks = networks;
-                w.lastAgents = agents;
             }
             return PASS; // no threshold (each at least 1) can be crossed: no need for the key's settings
         }
@@ -212,15 +214,19 @@ public final class KeySharingMonitor implements KeySignals, LimitAdjustments {
         boolean warn = false;
         synchronized (w) {
             w.level = target;
-            w.lastNetworks = networks;
-            w.lastAgents = agents;
-            if (target == Level.BLOCK && now - w.blockEventAt >= windowMillis) {
-                w.blockEventAt = now;
-                w.warnEventAt = now;
-                block = true;
-            } else if (target == Level.WARN && now - w.warnEventAt >= windowMillis) {
-                w.warnEventAt = now;
-                warn = true;
+            if (target == Level.BLOCK) {
+                KeyWindow.Crossings c = w.crossings();
+                if (now - c.blockEventAt >= windowMillis) {
+                    c.blockEventAt = now;
+                    c.warnEventAt = now;
+                    block = true;
+                }
+            } else if (target == Level.WARN) {
+                KeyWindow.Crossings c = w.crossings();
+                if (now - c.warnEventAt >= windowMillis) {
+                    c.warnEventAt = now;
+                    warn = true;
+                }
             }
         }
         if (!block && !warn) {
@@ -244,7 +250,7 @@ public final class KeySharingMonitor implements KeySignals, LimitAdjustments {
 
     private boolean warn(ApiKey key, KeyWindow w, int networks, int agents, Thresholds t, long now) {
         synchronized (w) {
-            w.warnedAt = now;
+            w.crossings().warnedAt = now;
         }
         warnFlags.increment();
         event("warn", key, networks, agents, t.warnNetworks(), "warn");
@@ -254,8 +260,9 @@ public final class KeySharingMonitor implements KeySignals, LimitAdjustments {
     private boolean block(ApiKey key, KeyWindow w, int networks, int agents, Thresholds t, long now) {
         Action action = properties.action();
         synchronized (w) {
-            w.crossedAt = now;
-            w.actionTaken = action.label();
+            KeyWindow.Crossings c = w.crossings();
+            c.crossedAt = now;
+            c.actionTaken = action.label();
             if (action == Action.SUSPEND) {
                 w.suspendedHere = true;
             }
@@ -274,7 +281,7 @@ public final class KeySharingMonitor implements KeySignals, LimitAdjustments {
                             key.id(), key.prefix(), e);
                     synchronized (w) {
                         w.suspendedHere = false;
-                        w.blockEventAt = Long.MIN_VALUE / 2;
+                        w.crossings().blockEventAt = Long.MIN_VALUE / 2;
                     }
                     if (redis != null) {
                         redis.release(key.id(), "block");
@@ -364,12 +371,15 @@ public final class KeySharingMonitor implements KeySignals, LimitAdjustments {
         if (w != null) {
             synchronized (w) {
                 if (networks == null) {
-                    networks = (long) w.networks.count(slot);
-                    agents = (long) w.agents.count(slot);
+                    networks = (long) distinct.count(w, KeyWindow.NETWORKS, slot);
+                    agents = (long) distinct.count(w, KeyWindow.AGENTS, slot);
                 }
-                warnedAt = w.warnedAt >= 0 ? w.warnedAt : null;
-                crossedAt = w.crossedAt >= 0 ? w.crossedAt : null;
-                actionTaken = w.actionTaken;
+                KeyWindow.Crossings c = w.crossingsIfAny();
+                if (c != null) {
+                    warnedAt = c.warnedAt >= 0 ? c.warnedAt : null;
+                    crossedAt = c.crossedAt >= 0 ? c.crossedAt : null;
+                    actionTaken = c.actionTaken;
+                }
             }
         }
         if (networks == null) {

@@ -3,16 +3,18 @@ package io.usageguard.shedding;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.usageguard.core.ErrorCode;
 import io.usageguard.core.GuardRejection;
+import io.usageguard.core.NativeRequests;
 import io.usageguard.pipeline.GuardContext;
 import io.usageguard.pipeline.GuardFilter;
 import org.springframework.http.HttpHeaders;
+import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Mono;
+import reactor.netty.http.server.HttpServerRequest;
 
 /**
  * The first guard, and the cheapest: refuses oversized headers (431), refuses everything while the
@@ -48,7 +50,7 @@ public class LoadSheddingFilter implements GuardFilter {
 
     @Override
     public Mono<Void> filter(GuardContext ctx, GuardChain chain) {
-        if (headerBytes(ctx.exchange().getRequest().getHeaders()) > maxHeaderBytes) {
+        if (headerBytes(ctx.exchange().getRequest()) > maxHeaderBytes) {
             return Mono.error(headersTooLarge);
         }
         if (drainingNow) {
@@ -59,17 +61,20 @@ public class LoadSheddingFilter implements GuardFilter {
             inFlight.decrementAndGet();
             return Mono.error(overloaded);
         }
-        AtomicBoolean released = new AtomicBoolean();
-        return Mono.defer(() -> chain.next(ctx))
-                .onErrorMap(LoadSheddingFilter::isBodyTimeout, e -> {
-                    ctx.exchange().getResponse().getHeaders().set(HttpHeaders.CONNECTION, "close");
-                    return bodyTimeout;
-                })
-                .doFinally(signal -> {
-                    if (released.compareAndSet(false, true)) {
-                        inFlight.decrementAndGet();
-                    }
-                });
+        ctx.onEnd(signal -> inFlight.decrementAndGet());
+        return chain.next(ctx);
+    }
+
+    /**
+     * The error a request ends with, as the client should see it: reactor-netty's request body
+     * timeout becomes 400 {@code invalid_request_body} on a connection that is then closed.
+     */
+    public Throwable translate(GuardContext ctx, Throwable e) {
+        if (isBodyTimeout(e)) {
+            ctx.exchange().getResponse().getHeaders().set(HttpHeaders.CONNECTION, "close");
+            return bodyTimeout;
+        }
+        return e;
     }
 
     /** reactor-netty's {@code usage-guard.request.body-timeout} (its exception class is not public). */
@@ -89,6 +94,20 @@ public class LoadSheddingFilter implements GuardFilter {
 
     public boolean isDraining() {
         return drainingNow;
+    }
+
+    /** Bytes of the header block as sent, read from Netty's own headers when served by reactor-netty. */
+    static long headerBytes(ServerHttpRequest request) {
+        if (NativeRequests.of(request) instanceof HttpServerRequest netty) {
+            long total = 0;
+            var it = netty.requestHeaders().iteratorCharSequence();
+            while (it.hasNext()) {
+                var e = it.next();
+                total += e.getKey().length() + 4 + e.getValue().length();
+            }
+            return total;
+        }
+        return headerBytes(request.getHeaders());
     }
 
     /** Bytes of the header block as sent: name, ": ", value, CRLF per field. */

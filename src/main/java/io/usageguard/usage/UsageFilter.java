@@ -5,7 +5,6 @@ import io.usageguard.pipeline.GuardFilter;
 import io.usageguard.routing.InferenceRequest;
 import org.springframework.stereotype.Component;
 import reactor.core.publisher.Mono;
-import reactor.core.publisher.SignalType;
 
 /**
  * Tokens of an inference request. At admission: sets {@link GuardContext#promptTokenEstimate} (for
@@ -46,12 +45,10 @@ public class UsageFilter implements GuardFilter {
         }
         UsageObservingResponse response = new UsageObservingResponse(ctx.exchange().getResponse(), ctx, properties,
                 removeUsageChunk);
-        ctx.exchange(ctx.exchange().mutate().response(response).build());
-        // on cancel, before the guards after this one see it (their doFinally runs first otherwise),
-        // so that ctx.usage() is set whenever they release what they reserved
-        return chain.next(ctx)
-                .doOnCancel(() -> response.requestEnded(SignalType.CANCEL))
-                .doFinally(response::requestEnded);
+        // installed with the forwarded request; its end runs before the other guards' end hooks, so
+        // that ctx.usage() is set whenever they release what they reserved
+        ctx.observeResponse(response, response::requestEnded);
+        return chain.next(ctx);
     }
 
     /** The OpenAI endpoints that take {@code stream_options}: chat completions and (legacy) completions. */

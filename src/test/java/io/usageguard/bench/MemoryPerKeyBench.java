@@ -21,8 +21,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Bytes of limiter and sharing state per active key in {@code local} state, with every restriction
  * on: each of N accounts with one key sends requests through the real pipeline (all seven windows,
  * concurrency and per-key caps configured), then the retained graphs of the local limit store's
- * buckets and of the sharing monitor's windows are measured with JOL (headers and padding
- * included) and divided by N. Not part of the suite (the name ends in Bench): run with
+ * and the sharing monitor's caches are measured with JOL (headers and padding included), less
+ * what they held before the requests, and divided by N. What a cache retains per entry is all
+ * counted: its hash map's table slots and nodes, Caffeine's node, the key and the value (objects
+ * shared by every entry, such as the clock and the limit configuration, count once in total). Not
+ * part of the suite (the name ends in Bench): run with
  * {@code ./mvnw -q test -Dtest=MemoryPerKeyBench -Dsurefire.failIfNoSpecifiedTests=false}; the figures are in
  * bench/RESULTS.md. In {@code redis} state the limiter and sharing state live in Redis and this
  * process keeps only connection state, so the per-key figure there is Redis memory (see RESULTS.md).
@@ -49,9 +52,9 @@ class MemoryPerKeyBench {
             GuardPipeline pipeline = g.bean(GuardPipeline.class);
             Object store = field(g.bean(LimitStores.class), "primary");
             Object shared = field(store, "time"); // the clock every bucket refers to: not per key
-            var buckets = ((com.github.benmanes.caffeine.cache.Cache<?, ?>) field(store, "buckets")).asMap();
-            var inFlight = (java.util.Map<?, ?>) field(store, "inFlight");
-            var windows = ((com.github.benmanes.caffeine.cache.Cache<?, ?>) field(g.bean(KeySharingMonitor.class), "windows")).asMap();
+            Object buckets = cacheData((com.github.benmanes.caffeine.cache.Cache<?, ?>) field(store, "buckets"));
+            Object inFlight = field(store, "inFlight");
+            Object windows = cacheData((com.github.benmanes.caffeine.cache.Cache<?, ?>) field(g.bean(KeySharingMonitor.class), "windows"));
             String[] keys = new String[KEYS];
             for (int i = 0; i < KEYS; i++) {
                 g.account("mem-" + i, "L1", "INDIVIDUAL");
@@ -79,26 +82,41 @@ class MemoryPerKeyBench {
                 System.out.println(layout(shared, buckets).toFootprint());
                 System.out.println(layout(shared, windows).toFootprint());
             }
-            System.out.printf("MEMORY per active key (local): limiter %.0f B, sharing %.0f B, total %.0f B%n",
-                    limitBytes, sharingBytes, limitBytes + sharingBytes);
+            System.out.printf("MEMORY per active key (local): limiter %.0f B, sharing %.0f B, total %.0f B"
+                            + " (cache entries per key: limiter %.1f, sharing %.1f)%n",
+                    limitBytes, sharingBytes, limitBytes + sharingBytes,
+                    ((java.util.Map<?, ?>) buckets).size() / (double) KEYS, ((java.util.Map<?, ?>) windows).size() / (double) KEYS);
         }
     }
 
-    /** Keys and values of the maps (not the cache's shared machinery), less what they share with every key. */
-    private static long entries(Object shared, java.util.Map<?, ?>... maps) {
+    /** The maps with everything they hold (not the cache's shared machinery), less the clock every entry refers to. */
+    private static long entries(Object shared, Object... maps) {
         return layout(shared, maps).totalSize();
     }
 
-    private static GraphLayout layout(Object shared, java.util.Map<?, ?>... maps) {
-        java.util.List<Object> roots = new java.util.ArrayList<>();
-        for (var m : maps) {
-            m.forEach((k, v) -> {
-                roots.add(k);
-                roots.add(v);
-            });
+    private static GraphLayout layout(Object shared, Object... maps) {
+        Object[] roots = java.util.Arrays.copyOf(maps, maps.length + 1);
+        roots[maps.length] = shared;
+        return GraphLayout.parseInstance(roots).subtract(GraphLayout.parseInstance(shared));
+    }
+
+    /**
+     * The hash map under a Caffeine cache: its table, its nodes, Caffeine's nodes (with their
+     * access-order and timer-wheel links), keys and values. The cache object itself also reaches
+     * its executor, scheduler and frequency sketch, which are not per key.
+     */
+    static Object cacheData(com.github.benmanes.caffeine.cache.Cache<?, ?> cache) throws Exception {
+        Object local = cache.asMap();
+        for (Class<?> c = local.getClass(); c != null; c = c.getSuperclass()) {
+            try {
+                Field f = c.getDeclaredField("data");
+                f.setAccessible(true);
+                return f.get(local);
+            } catch (NoSuchFieldException e) {
+                // look further up
+            }
         }
-        roots.add(shared);
-        return GraphLayout.parseInstance(roots.toArray()).subtract(GraphLayout.parseInstance(shared));
+        throw new IllegalStateException("no data field in " + local.getClass());
     }
 
     private static Object field(Object target, String name) throws Exception {

@@ -61,6 +61,7 @@ class IdentityIntegrationTest {
         gateway.api().post().uri("/v1/chat/completions").header("x-api-key", key)
                 .contentType(MediaType.APPLICATION_JSON).bodyValue("{\"model\":\"test-model\"}")
                 .exchange().expectStatus().isOk();
+        assertThat(backend.lastHeaders()).doesNotContainKey("x-api-key").doesNotContainKey("authorization");
     }
 
     @Test

@@ -146,5 +146,12 @@ class RoutingIntegrationTest {
         gateway.api().post().uri("/v1/chat/completions").header("x-request-id", "<script>alert(1)</script>")
                 .exchange().expectStatus().isUnauthorized()
                 .expectHeader().value("x-request-id", id -> assertThat(id).startsWith("req_").doesNotContain("<"));
+        // an insane id never reaches the backend either: it gets the one the client was answered with
+        String answered = gateway.api().post().uri("/v1/chat/completions").header("Authorization", "Bearer " + key)
+                .header("x-request-id", "<script>alert(1)</script>").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue("{\"model\":\"test-model\"}").exchange()
+                .expectStatus().isOk().returnResult(String.class).getResponseHeaders().getFirst("x-request-id");
+        assertThat(answered).startsWith("req_");
+        assertThat(backend.lastHeaders()).containsEntry("x-request-id", answered);
     }
 }

@@ -3,13 +3,138 @@ package io.usageguard.sharing;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import java.util.SplittableRandom;
+
 import org.junit.jupiter.api.Test;
 
 class DistinctWindowTest {
 
+    /** One window and its state. */
+    static final class W {
+        final DistinctWindow d;
+        final DistinctWindow.Single state = new DistinctWindow.Single();
+
+        W(int slots, int cap, int lgK) {
+            d = new DistinctWindow(slots, cap, lgK);
+        }
+
+        int add(long value, long slot) {
+            return d.add(state, 0, value, slot);
+        }
+
+        int count(long slot) {
+            return d.count(state, 0, slot);
+        }
+
+        boolean sketched() {
+            return d.sketched(state, 0);
+        }
+    }
+
+    /**
+     * Against the previous implementation (an open-addressing table per window, its own object):
+     * the same answers to every add and count while exact, and counts within the sketches' error
+     * once both are sketched (the sketches get the same values, possibly in another order, which
+     * may move the HLL estimate within its error). Two differences, both at the edges: with
+     * {@code cap} values live, the previous table also took back, without counting it against the
+     * cap, a value that had left the window if it had not been rebuilt since — this one turns to
+     * sketches there, at the first value beyond the cap, as documented; and when the clock steps
+     * back, values that had left the window before the step count again if they are still held,
+     * which each implementation decides at its own moments (this one keeps values stamped ahead of
+     * the clock until they leave the window; the previous table dropped them whenever it happened
+     * to be rebuilt).
+     */
+    @Test
+    void answersAsThePreviousImplementation() {
+        SplittableRandom seeds = new SplittableRandom(11);
+        int sketchedSteps = 0;
+        int exactSteps = 0;
+        int atTheCap = 0;
+        for (int run = 0; run < 400; run++) {
+            long seed = seeds.nextLong();
+            SplittableRandom r = new SplittableRandom(seed);
+            int slots = 1 + r.nextInt(14);
+            int cap = 1 + r.nextInt(r.nextBoolean() ? 12 : 60);
+            int pool = 1 + r.nextInt(r.nextBoolean() ? 10 : 120);
+            W ours = new W(slots, cap, 10);
+            PreviousDistinctWindow theirs = new PreviousDistinctWindow(slots, cap, 10);
+            long slot = 1_000 + r.nextInt(1_000);
+            boolean steppedBack = false;
+            for (int op = 0; op < 400; op++) {
+                switch (r.nextInt(12)) {
+                    case 0 -> slot += 1 + r.nextInt(slots + 2);
+                    case 1 -> {
+                        if (run % 4 == 0) {
+                            slot -= 1 + r.nextInt(3); // the clock stepped back
+                            steppedBack = true;
+                        }
+                    }
+                    case 2, 3 -> slot++;
+                    default -> {
+                    }
+                }
+                long value = NetworkKeys.mix(1 + r.nextInt(pool) + seed % 1_000 * 1_000);
+                String step = "seed " + seed + " op " + op;
+                int liveBefore = theirs.sketched() ? -1 : theirs.count(slot);
+                int expected = theirs.add(value, slot);
+                int actual = ours.add(value, slot);
+                if (ours.sketched() != theirs.sketched()) {
+                    // this one keeps more: values that came back at the cap, values stamped ahead of a clock that stepped back
+                    if (!steppedBack) {
+                        assertThat(ours.sketched()).as(step + ": only this one turns to sketches first").isTrue();
+                        assertThat(liveBefore).as(step + ": live before").isEqualTo(cap);
+                    }
+                    atTheCap++;
+                    break;
+                }
+                long probe = slot + r.nextInt(slots + 1);
+                if (ours.sketched()) {
+                    sketchedSteps++;
+                    assertThat((double) ours.count(slot)).as(step).isCloseTo(theirs.count(slot), within(2 + theirs.count(slot) * 0.1));
+                } else if (steppedBack) {
+                    // each drops, at its own moments, values that had left the window before the step back
+                    assertThat(ours.count(slot)).as(step + " count").isBetween(0, pool);
+                } else {
+                    exactSteps++;
+                    assertThat(actual).as(step + " add").isEqualTo(expected);
+                    assertThat(ours.count(slot)).as(step + " count").isEqualTo(theirs.count(slot));
+                    assertThat(ours.count(probe)).as(step + " count later").isEqualTo(theirs.count(probe));
+                }
+            }
+        }
+        assertThat(exactSteps).isGreaterThan(50_000);
+        assertThat(sketchedSteps).isGreaterThan(10_000);
+        assertThat(atTheCap).as("runs that reached the cap edge").isLessThan(100);
+    }
+
+    @Test
+    void aFewValuesTakeAListTheSizeOfWhatIsHeldManyATable() {
+        W w = new W(12, 32, 10);
+        w.add(NetworkKeys.mix(1), 100);
+        assertThat((long[]) w.state.window(0)).hasSize(2);
+        w.add(NetworkKeys.mix(2), 100);
+        w.add(NetworkKeys.mix(3), 101);
+        assertThat((long[]) w.state.window(0)).hasSize(6);
+        // a value that left the window gives its place to a new one
+        w.add(NetworkKeys.mix(4), 112);
+        assertThat((long[]) w.state.window(0)).hasSize(6);
+        assertThat(w.count(112)).isEqualTo(2);
+        for (int i = 5; i <= 20; i++) {
+            w.add(NetworkKeys.mix(i), 112);
+        }
+        assertThat(w.count(112)).isEqualTo(18);
+        assertThat(((long[]) w.state.window(0)).length).as("a table of 32 pairs and its count").isEqualTo(65);
+        // everything ages out; the table, when full, is rebuilt from what is live: a list again while that is short
+        for (int i = 21; i <= 27; i++) {
+            w.add(NetworkKeys.mix(i), 130);
+        }
+        assertThat(w.count(130)).isEqualTo(7);
+        assertThat((long[]) w.state.window(0)).as("a list of the 7 live values").hasSize(14);
+    }
+
     @Test
     void exactUpToTheCapAndAgesOutSubWindowBySubWindow() {
-        DistinctWindow w = new DistinctWindow(12, 32, 10);
+        W w = new W(12, 32, 10);
         for (int i = 1; i <= 10; i++) {
             assertThat(w.add(NetworkKeys.mix(i), 100 + i)).isEqualTo(DistinctWindow.NEW_IN_WINDOW);
         }
@@ -30,7 +155,7 @@ class DistinctWindowTest {
 
     @Test
     void pastTheCapASketchPerSubWindowThatAgesOutToo() {
-        DistinctWindow w = new DistinctWindow(12, 32, 10);
+        W w = new W(12, 32, 10);
         for (int i = 1; i <= 1000; i++) {
             w.add(NetworkKeys.mix(i), 200 + (i % 6));
         }

@@ -62,14 +62,15 @@ class KeyWindowMemoryBench {
         Cache<String, KeyWindow> cache = Caffeine.newBuilder().maximumSize(DEFAULTS.maxTrackedKeys())
                 .expireAfterAccess(65, TimeUnit.MINUTES).build();
         KeyWindow[] windows = new KeyWindow[KEYS];
+        DistinctWindow distinct = new DistinctWindow(DEFAULTS.subWindows(), DEFAULTS.exactCap(), DEFAULTS.sketchLgK());
         for (int k = 0; k < KEYS; k++) {
-            KeyWindow w = new KeyWindow(DEFAULTS);
+            KeyWindow w = new KeyWindow();
             for (long slot = 1000; slot < 1012; slot++) {
                 for (int n = 0; n < networks; n++) {
-                    w.networks.add(NetworkKeys.mix(k * 100_003L + n + 1), slot);
+                    distinct.add(w, KeyWindow.NETWORKS, NetworkKeys.mix(k * 100_003L + n + 1), slot);
                 }
                 for (int a = 0; a < agents; a++) {
-                    w.agents.add(NetworkKeys.mix(-(k * 1_009L + a + 1)), slot);
+                    distinct.add(w, KeyWindow.AGENTS, NetworkKeys.mix(-(k * 1_009L + a + 1)), slot);
                 }
             }
             windows[k] = w;
