@@ -257,8 +257,7 @@ class UsageMeteringIntegrationTest {
     }
 
     @Test
-    @Order(1) // first: a rare 30s hang of an admin call right after another instance of this class closed was seen
-              // twice in this test (no thread of the gateway blocked; reactor-netty had one loop thread left)
+    @Order(1)
     void usageEndpointValidatesItsInput() {
         try (GatewayInstance g = GatewayInstance.builder(backend.uri()).start()) {
             g.account("acme", "L1", "INDIVIDUAL");
