@@ -18,15 +18,33 @@ final class Admission {
     /** One bucket this request takes from. */
     static final class Use {
         final BucketSpec spec;
-        final String key;
+        /** The scope the bucket counts for (null when the bucket was named by a string). */
+        final LimitKey scope;
+        private String key;
         final long amount;
         LimitStore.BucketResult result;
         boolean undone;
 
+        Use(BucketSpec spec, LimitKey scope, long amount) {
+            this.spec = spec;
+            this.scope = scope;
+            this.amount = amount;
+        }
+
         Use(BucketSpec spec, String key, long amount) {
             this.spec = spec;
+            this.scope = null;
             this.key = key;
             this.amount = amount;
+        }
+
+        /** The bucket's name (built on first use: the local store never needs it). */
+        String key() {
+            String k = key;
+            if (k == null) {
+                key = k = scope.bucket(spec.unit());
+            }
+            return k;
         }
 
         boolean consumed() {
@@ -36,16 +54,41 @@ final class Admission {
 
     /** Concurrency counters taken together (one Redis hash slot). */
     static final class LeaseGroup {
-        final String[] keys;
+        /** The scopes whose counters these are (null when they were named by strings). */
+        final LimitKey[] ids;
+        private String[] keys;
         final int[] limits;
         final Scope[] scopes;
         boolean held;
         int refused = -1;
 
+        LeaseGroup(LimitKey[] ids, int[] limits) {
+            this.ids = ids;
+            this.limits = limits;
+            this.scopes = new Scope[ids.length];
+            for (int i = 0; i < ids.length; i++) {
+                scopes[i] = ids[i].scope();
+            }
+        }
+
         LeaseGroup(String[] keys, int[] limits, Scope[] scopes) {
+            this.ids = null;
             this.keys = keys;
             this.limits = limits;
             this.scopes = scopes;
+        }
+
+        /** The counters' names, built on first use; the same array every time (the Redis store keys its leases by it). */
+        String[] keys() {
+            String[] k = keys;
+            if (k == null) {
+                k = new String[ids.length];
+                for (int i = 0; i < ids.length; i++) {
+                    k[i] = ids[i].concurrency();
+                }
+                keys = k;
+            }
+            return k;
         }
     }
 
@@ -56,13 +99,15 @@ final class Admission {
     final long images;
     final Use[] uses;
     final LeaseGroup[] groups;
-    final String leaseId;
+    private final String replica;
+    private final long leaseNumber;
+    private String leaseId;
     LimitStore store;
     /** The store answered and the request was decided on its answer (later errors are not store failures). */
     boolean decided;
 
     Admission(ResolvedLimits limits, double keyFactor, String model, long tokens, long images, Use[] uses,
-              LeaseGroup[] groups, String leaseId) {
+              LeaseGroup[] groups, String replica, long leaseNumber) {
         this.limits = limits;
         this.keyFactor = keyFactor;
         this.model = model;
@@ -70,7 +115,23 @@ final class Admission {
         this.images = images;
         this.uses = uses;
         this.groups = groups;
+        this.replica = replica;
+        this.leaseNumber = leaseNumber;
+    }
+
+    Admission(ResolvedLimits limits, double keyFactor, String model, long tokens, long images, Use[] uses,
+              LeaseGroup[] groups, String leaseId) {
+        this(limits, keyFactor, model, tokens, images, uses, groups, null, 0);
         this.leaseId = leaseId;
+    }
+
+    /** This request's lease in the concurrency counters: {@code <replica>:<number>}, built on first use (Redis only). */
+    String leaseId() {
+        String id = leaseId;
+        if (id == null) {
+            leaseId = id = replica + ":" + leaseNumber;
+        }
+        return id;
     }
 
     /**

@@ -49,12 +49,12 @@ public interface LimitStore {
         int n = 0;
         for (Admission.Use use : a.uses) {
             if (use.result == null) {
-                futures[n++] = consume(use.key, use.spec, version, use.amount).thenAccept(r -> use.result = r);
+                futures[n++] = consume(use.key(), use.spec, version, use.amount).thenAccept(r -> use.result = r);
             }
         }
         for (Admission.LeaseGroup g : a.groups) {
             if (g.refused < 0) {
-                futures[n++] = acquire(g.keys, g.limits, a.leaseId).thenAccept(refused -> {
+                futures[n++] = acquire(g.keys(), g.limits, a.leaseId()).thenAccept(refused -> {
                     g.refused = refused;
                     g.held = refused < 0;
                 });
@@ -77,16 +77,16 @@ public interface LimitStore {
     default void settle(Admission a, long[] deltas) {
         for (Admission.LeaseGroup g : a.groups) {
             if (g.held) {
-                release(g.keys, a.leaseId);
+                release(g.keys(), a.leaseId());
             }
         }
         long version = a.limits.version();
         for (int i = 0; i < a.uses.length; i++) {
             Admission.Use use = a.uses[i];
             if (deltas[i] > 0) {
-                refund(use.key, use.spec, version, deltas[i]);
+                refund(use.key(), use.spec, version, deltas[i]);
             } else if (deltas[i] < 0) {
-                charge(use.key, use.spec, version, -deltas[i]);
+                charge(use.key(), use.spec, version, -deltas[i]);
             }
         }
     }

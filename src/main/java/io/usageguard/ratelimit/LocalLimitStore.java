@@ -15,8 +15,9 @@ import io.github.bucket4j.TimeMeter;
  * Buckets in this process, in a bounded Caffeine cache: one entry per scope (an account on a model
  * entry, a key on a model entry, a model's global ceiling) holding that scope's request, token and
  * image buckets as primitive longs in one array ({@link GreedyBucket}: bucket4j's arithmetic
- * without its per-bucket objects), guarded by the entry's lock. A bucket's storage key
- * {@code <scope>:req|tok|img} is split into the entry's key {@code <scope>} and the unit. An entry
+ * without its per-bucket objects), guarded by the entry's lock. The rate limiter names an entry by
+ * its {@link LimitKey} (compared by parts: no name is built on the request path); a bucket named by a
+ * string {@code <scope>:req|tok|img} is split into the entry's key {@code <scope>} and the unit. An entry
  * untouched for the longest window of its buckets is full again, so it is dropped then (plus a
  * minute); when the cache is full the least recently used go first. Concurrency counters are
  * plain counters, removed at zero.
@@ -28,7 +29,7 @@ public final class LocalLimitStore implements LimitStore {
 
     private final TimeMeter time;
     private final Cache<Object, Buckets> buckets;
-    private final ConcurrentHashMap<String, Integer> inFlight = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Object, Integer> inFlight = new ConcurrentHashMap<>();
 
     public LocalLimitStore(TimeMeter time, long maxBuckets) {
         this.time = time;
@@ -63,9 +64,12 @@ public final class LocalLimitStore implements LimitStore {
 
     @Override
     public CompletableFuture<BucketResult> consume(String key, BucketSpec spec, long version, long amount) {
+        return CompletableFuture.completedFuture(consumeIn(group(key, spec.unit()), spec, version, amount));
+    }
+
+    private BucketResult consumeIn(Object group, BucketSpec spec, long version, long amount) {
         positive(amount);
         long now = time.currentTimeNanos();
-        Object group = group(key, spec.unit());
         Buckets b = buckets(group, spec, version, now);
         BucketResult result;
         boolean changed;
@@ -78,17 +82,66 @@ public final class LocalLimitStore implements LimitStore {
         if (changed) {
             buckets.getIfPresent(group); // a read sets the entry's idle time from its buckets as they are now
         }
-        return CompletableFuture.completedFuture(result);
+        return result;
     }
 
     @Override
     public void refund(String key, BucketSpec spec, long version, long amount) {
-        adjust(key, spec, version, amount, GreedyBucket::addTokens);
+        adjust(group(key, spec.unit()), spec, version, amount, GreedyBucket::addTokens);
     }
 
     @Override
     public void charge(String key, BucketSpec spec, long version, long amount) {
-        adjust(key, spec, version, amount, GreedyBucket::consumeAsMuchAsPossible);
+        adjust(group(key, spec.unit()), spec, version, amount, GreedyBucket::consumeAsMuchAsPossible);
+    }
+
+    /**
+     * Everything one request takes, here and now: no futures, and its buckets found by their
+     * {@link LimitKey} (no names built). Each bucket and counter takes by itself, as the interface's
+     * default does; {@link Admission#undo} gives back what a refused request got.
+     */
+    @Override
+    public CompletableFuture<Void> admit(Admission a) {
+        long version = a.limits.version();
+        for (Admission.Use use : a.uses) {
+            if (use.result == null) {
+                use.result = consumeIn(group(use), use.spec, version, use.amount);
+            }
+        }
+        for (Admission.LeaseGroup g : a.groups) {
+            if (g.refused < 0) {
+                int refused = acquireIn(g.ids != null ? g.ids : g.keys(), g.limits);
+                g.refused = refused;
+                g.held = refused < 0;
+            }
+        }
+        return ADMITTED;
+    }
+
+    private static final CompletableFuture<Void> ADMITTED = CompletableFuture.completedFuture(null);
+
+    @Override
+    public void settle(Admission a, long[] deltas) {
+        for (Admission.LeaseGroup g : a.groups) {
+            if (g.held) {
+                for (Object key : g.ids != null ? g.ids : g.keys()) {
+                    decrement(key);
+                }
+            }
+        }
+        long version = a.limits.version();
+        for (int i = 0; i < a.uses.length; i++) {
+            Admission.Use use = a.uses[i];
+            if (deltas[i] > 0) {
+                adjust(group(use), use.spec, version, deltas[i], GreedyBucket::addTokens);
+            } else if (deltas[i] < 0) {
+                adjust(group(use), use.spec, version, -deltas[i], GreedyBucket::consumeAsMuchAsPossible);
+            }
+        }
+    }
+
+    private static Object group(Admission.Use use) {
+        return use.scope != null ? use.scope : group(use.key(), use.spec.unit());
     }
 
     /** A refund or charge: the bucket's windows change by {@code amount} under the entry's lock. */
@@ -97,10 +150,9 @@ public final class LocalLimitStore implements LimitStore {
         void apply(long[] state, int offset, BucketSpec spec, long amount, long now);
     }
 
-    private void adjust(String key, BucketSpec spec, long version, long amount, Adjustment adjustment) {
+    private void adjust(Object group, BucketSpec spec, long version, long amount, Adjustment adjustment) {
         positive(amount);
         long now = time.currentTimeNanos();
-        Object group = group(key, spec.unit());
         Buckets b = buckets(group, spec, version, now);
         boolean changed;
         synchronized (b) {
@@ -116,6 +168,11 @@ public final class LocalLimitStore implements LimitStore {
 
     @Override
     public CompletableFuture<Integer> acquire(String[] keys, int[] limits, String leaseId) {
+        return CompletableFuture.completedFuture(acquireIn(keys, limits));
+    }
+
+    /** One slot in each counter, all or none: -1, or the index of the first full one. */
+    private int acquireIn(Object[] keys, int[] limits) {
         for (int i = 0; i < keys.length; i++) {
             int limit = limits[i];
             boolean[] taken = new boolean[1];
@@ -131,10 +188,10 @@ public final class LocalLimitStore implements LimitStore {
                 for (int j = 0; j < i; j++) {
                     decrement(keys[j]);
                 }
-                return CompletableFuture.completedFuture(i);
+                return i;
             }
         }
-        return CompletableFuture.completedFuture(-1);
+        return -1;
     }
 
     @Override
@@ -144,7 +201,7 @@ public final class LocalLimitStore implements LimitStore {
         }
     }
 
-    private void decrement(String key) {
+    private void decrement(Object key) {
         inFlight.computeIfPresent(key, (k, v) -> v <= 1 ? null : v - 1);
     }
 
@@ -152,6 +209,13 @@ public final class LocalLimitStore implements LimitStore {
     long[] available(String key) {
         for (Window.Unit unit : UNITS) {
             Buckets b = buckets.getIfPresent(group(key, unit));
+            if (b == null) { // kept under its LimitKey: find it by name
+                for (var e : buckets.asMap().entrySet()) {
+                    if (e.getKey() instanceof LimitKey k && k.bucket(unit).equals(key)) {
+                        b = e.getValue();
+                    }
+                }
+            }
             if (b != null) {
                 synchronized (b) {
                     BucketSpec spec = b.spec(unit);
@@ -181,7 +245,15 @@ public final class LocalLimitStore implements LimitStore {
 
     /** Requests in flight counted under this key (tests and diagnostics). */
     int inFlight(String key) {
-        return inFlight.getOrDefault(key, 0);
+        Integer n = inFlight.get(key);
+        if (n == null) { // counted under its LimitKey: find it by name
+            for (var e : inFlight.entrySet()) {
+                if (e.getKey() instanceof LimitKey k && k.concurrency().equals(key)) {
+                    n = e.getValue();
+                }
+            }
+        }
+        return n == null ? 0 : n;
     }
 
     private Buckets buckets(Object group, BucketSpec spec, long version, long now) {

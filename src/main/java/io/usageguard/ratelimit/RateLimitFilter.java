@@ -225,45 +225,6 @@ public class RateLimitFilter implements GuardFilter {
         return p + w.id();
     }
 
-    /**
-     * The Redis keys (also the local store's) of one account, model glob and API key: built once per
-     * key and model and kept while used, so a request builds no strings to find its buckets.
-     */
-    private record Names(String[][] buckets, String accountConcurrency, String keyConcurrency,
-                         String globalConcurrency) {
-
-        static Names of(String prefix, String accountId, String glob, String keyId) {
-            String account = tag(accountId);
-            String g = tag(glob);
-            String accountBase = prefix + "{" + account + "}:" + g + ":";
-            String keyBase = keyId == null ? null : accountBase + "k:" + tag(keyId) + ":";
-            String globalBase = prefix + "{m:" + g + "}:";
-            String[] bases = new String[Scope.values().length];
-            bases[Scope.ACCOUNT.ordinal()] = accountBase;
-            bases[Scope.KEY.ordinal()] = keyBase;
-            bases[Scope.GLOBAL.ordinal()] = globalBase;
-            String[][] buckets = new String[bases.length][Window.Unit.values().length];
-            for (int s = 0; s < bases.length; s++) {
-                for (Window.Unit unit : Window.Unit.values()) {
-                    buckets[s][unit.ordinal()] = bases[s] == null ? null : bases[s] + unit.suffix;
-                }
-            }
-            return new Names(buckets, accountBase + "conc", keyBase == null ? null : keyBase + "conc",
-                    globalBase + "conc");
-        }
-
-        String bucket(Scope scope, Window.Unit unit) {
-            return buckets[scope.ordinal()][unit.ordinal()];
-        }
-    }
-
-    private record NamesKey(String accountId, String glob, String keyId) {
-    }
-
-    private final com.github.benmanes.caffeine.cache.Cache<NamesKey, Names> names =
-            com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(100_000).executor(Runnable::run)
-                    .expireAfterAccess(Duration.ofMinutes(10)).build();
-
     /** What this request takes: one request, its token estimate (or images), one slot in each concurrency counter. */
     private Admission plan(GuardContext ctx, ResolvedLimits limits, double factor) {
         InferenceRequest inference = ctx.inference();
@@ -273,8 +234,10 @@ public class RateLimitFilter implements GuardFilter {
         long images = imagesRequest ? n : 0;
         long tokens = imagesRequest ? 0 : tokenEstimate(ctx, inference, route, n);
         String keyId = ctx.key() == null ? null : ctx.key().id();
-        Names names = this.names.get(new NamesKey(ctx.account().id(), route.entry().glob(), keyId),
-                k -> Names.of(prefix, k.accountId(), k.glob(), k.keyId()));
+        String accountId = ctx.account().id();
+        String glob = route.entry().glob();
+        Scopes names = new Scopes(LimitKey.account(prefix, accountId, glob),
+                keyId == null ? null : LimitKey.key(prefix, accountId, glob, keyId), LimitKey.global(prefix, glob));
         boolean throttled = factor < 1.0 && keyId != null;
 
         BucketSpec[] specs = limits.specs();
@@ -294,34 +257,45 @@ public class RateLimitFilter implements GuardFilter {
         int keyConcurrency = limits.keyConcurrency() >= 0 ? limits.keyConcurrency()
                 : throttled ? limits.accountConcurrency() : -1;
         boolean account = limits.accountConcurrency() >= 0;
-        boolean key = keyConcurrency >= 0 && names.keyConcurrency() != null;
+        boolean key = keyConcurrency >= 0 && names.key() != null;
         boolean global = limits.globalConcurrency() >= 0;
         Admission.LeaseGroup[] groups = new Admission.LeaseGroup[(account || key ? 1 : 0) + (global ? 1 : 0)];
         int g = 0;
         if (account && key) {
-            groups[g++] = new Admission.LeaseGroup(new String[]{names.accountConcurrency(), names.keyConcurrency()},
-                    new int[]{limits.accountConcurrency(), keyCap(keyConcurrency, factor)},
-                    new Scope[]{Scope.ACCOUNT, Scope.KEY});
+            groups[g++] = new Admission.LeaseGroup(new LimitKey[]{names.account(), names.key()},
+                    new int[]{limits.accountConcurrency(), keyCap(keyConcurrency, factor)});
         } else if (account) {
-            groups[g++] = new Admission.LeaseGroup(new String[]{names.accountConcurrency()},
-                    new int[]{limits.accountConcurrency()}, new Scope[]{Scope.ACCOUNT});
+            groups[g++] = new Admission.LeaseGroup(new LimitKey[]{names.account()},
+                    new int[]{limits.accountConcurrency()});
         } else if (key) {
-            groups[g++] = new Admission.LeaseGroup(new String[]{names.keyConcurrency()},
-                    new int[]{keyCap(keyConcurrency, factor)}, new Scope[]{Scope.KEY});
+            groups[g++] = new Admission.LeaseGroup(new LimitKey[]{names.key()},
+                    new int[]{keyCap(keyConcurrency, factor)});
         }
         if (global) {
-            groups[g] = new Admission.LeaseGroup(new String[]{names.globalConcurrency()},
-                    new int[]{limits.globalConcurrency()}, new Scope[]{Scope.GLOBAL});
+            groups[g] = new Admission.LeaseGroup(new LimitKey[]{names.global()},
+                    new int[]{limits.globalConcurrency()});
         }
         return new Admission(limits, factor, route.model(), tokens, images, uses, groups,
-                replicaId + ":" + leaseCounter.incrementAndGet());
+                replicaId, leaseCounter.incrementAndGet());
     }
 
     private static int keyCap(int keyConcurrency, double factor) {
         return factor >= 1.0 ? keyConcurrency : (int) Math.floor(keyConcurrency * Math.max(0, factor));
     }
 
-    private static int addUse(Admission.Use[] uses, int at, BucketSpec spec, Names names,
+    /** The three scopes of one request's limits (the key's is null without a key). */
+    private record Scopes(LimitKey account, LimitKey key, LimitKey global) {
+
+        LimitKey of(Scope scope) {
+            return switch (scope) {
+                case ACCOUNT -> account;
+                case KEY -> key;
+                case GLOBAL -> global;
+            };
+        }
+    }
+
+    private static int addUse(Admission.Use[] uses, int at, BucketSpec spec, Scopes names,
                               long tokens, long images, double factor) {
         if (spec == null) {
             return at;
@@ -334,7 +308,7 @@ public class RateLimitFilter implements GuardFilter {
         if (amount <= 0) {
             return at;
         }
-        String key = names.bucket(spec.scope(), spec.unit());
+        LimitKey key = names.of(spec.scope());
         if (key == null) {
             return at;
         }
@@ -357,13 +331,5 @@ public class RateLimitFilter implements GuardFilter {
         }
         long completion = inference.maxTokens() != null ? inference.maxTokens() : route.entry().maxTokensDefault();
         return prompt + completion * n;
-    }
-
-    /** Keeps account ids and globs from breaking the Redis Cluster hash tag. */
-    static String tag(String s) {
-        if (s.indexOf('{') < 0 && s.indexOf('}') < 0 && s.indexOf('%') < 0) {
-            return s;
-        }
-        return s.replace("%", "%25").replace("{", "%7B").replace("}", "%7D");
     }
 }

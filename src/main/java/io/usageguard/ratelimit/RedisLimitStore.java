@@ -161,7 +161,7 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
                 groups[ng++] = g;
             }
         }
-        String leaseId = a.leaseId;
+        String leaseId = a.leaseId();
         return call(ADMIT, mode, a.limits.version(), leaseId, uses, amounts, groups)
                 .thenAccept(r -> apply(r, uses, groups, leaseId));
     }
@@ -185,12 +185,12 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
         }
         int offset = 0;
         for (Admission.LeaseGroup g : groups) {
-            g.refused = full >= offset && full < offset + g.keys.length ? full - offset : -1;
+            g.refused = full >= offset && full < offset + g.keys().length ? full - offset : -1;
             g.held = held;
             if (held) {
-                leases.put(g.keys, leaseId);
+                leases.put(g.keys(), leaseId);
             }
-            offset += g.keys.length;
+            offset += g.keys().length;
         }
     }
 
@@ -231,11 +231,11 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
         for (Admission.LeaseGroup g : a.groups) {
             if (g.held && global(g) == global) {
                 groups[ng++] = g;
-                leases.remove(g.keys);
+                leases.remove(g.keys());
             }
         }
         // if this fails, the leases expire by themselves and the tokens come back by refill
-        call(SETTLE, 0, a.limits.version(), a.leaseId, uses, amounts, groups);
+        call(SETTLE, 0, a.limits.version(), a.leaseId(), uses, amounts, groups);
     }
 
     private static boolean global(Admission.Use u) {
@@ -346,14 +346,14 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
             args.add(eval ? SCRIPT : SHA);
             int keys = uses.length;
             for (Admission.LeaseGroup g : groups) {
-                keys += g.keys.length;
+                keys += g.keys().length;
             }
             args.add(keys);
             for (Admission.Use u : uses) {
-                args.addKey(u.key);
+                args.addKey(u.key());
             }
             for (Admission.LeaseGroup g : groups) {
-                for (String k : g.keys) {
+                for (String k : g.keys()) {
                     args.addKey(k);
                 }
             }
