@@ -63,10 +63,10 @@ KEY_REDIS=$(issue_key $((REDIS+1)))
 KEY_LEAN=none; if [ "$LEAN" = 1 ]; then KEY_LEAN=$(issue_key $((LEANPORT+1))); fi
 
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000 } else print v }'; }
-# run_wrk port key duration [delay_ms] -> "rps p50ms p99ms non2xx"
+# run_wrk port key duration [delay_ms [connections]] -> "rps p50ms p99ms non2xx"
 run_wrk() {
   local out
-  out=$(BENCH_KEY=$2 BENCH_DELAY_MS=${4:-0} wrk -t"$THREADS" -c"$CONNECTIONS" -d"$3" --latency -s bench/post.lua \
+  out=$(BENCH_KEY=$2 BENCH_DELAY_MS=${4:-0} wrk -t"$THREADS" -c"${5:-$CONNECTIONS}" -d"$3" --latency -s bench/post.lua \
         "http://127.0.0.1:$1/v1/chat/completions")
   local rps p50 p99 bad
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -119,21 +119,32 @@ for name in $NAMES; do
   printf "%-28s %12s %10s %10s %8s %8s   %s\n" "$label" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" "$ratio" "${BAD[$name]}" "$rounds"
 done
 
-# p99 at ~70 % of the bare route's saturation: each connection paces itself
-DELAY=$(awk -v r="${RPS[bare]}" -v c="$CONNECTIONS" -v l="${P50[bare]}" 'BEGIN { d = 1000*c/(0.7*r) - l; if (d < 1) d = 1; printf "%d", d }')
+# p99 at ~70 % of the bare route's saturation: each connection pauses PACE ms before each request
+# (wrk's pause has whole-millisecond steps), and the number of connections is calibrated on the
+# bare route until it runs within 5 % of 70 % of its saturation; the guarded gateway then gets the
+# same connections and pauses (a closed loop: its offered load is the same, less its added latency)
+PACE=${PACE:-2}
+TARGET70=$(awk -v r="${RPS[bare]}" 'BEGIN { printf "%.0f", 0.7*r }')
+C70=$(awk -v t="$TARGET70" -v l="${P50[bare]}" -v d="$PACE" 'BEGIN { c = t*(d+l/2)/1000; if (c < 1) c = 1; printf "%d", c+0.5 }')
+for _ in 1 2 3 4; do
+  read -r r _ _ _ < <(run_wrk $BARE none 5s "$PACE" "$C70")
+  OK=$(awk -v r="$r" -v t="$TARGET70" 'BEGIN { print (r > 0.95*t && r < 1.05*t) ? 1 : 0 }')
+  [ "$OK" = 1 ] && break
+  C70=$(awk -v c="$C70" -v r="$r" -v t="$TARGET70" 'BEGIN { n = c*t/r; if (n < 1) n = 1; printf "%d", n+0.5 }')
+done
 P70B=""; P70L=""; R70B=""; R70L=""
 for _ in 1 2; do # two alternating rounds each
-  read -r r p50 p99 _ < <(run_wrk $BARE none "$DURATION" "$DELAY"); R70B="$R70B$r
+  read -r r p50 p99 _ < <(run_wrk $BARE none "$DURATION" "$PACE" "$C70"); R70B="$R70B$r
 "; P70B="$P70B$p99
 "
-  read -r r p50 p99 _ < <(run_wrk $LOCAL "$KEY_LOCAL" "$DURATION" "$DELAY"); R70L="$R70L$r
+  read -r r p50 p99 _ < <(run_wrk $LOCAL "$KEY_LOCAL" "$DURATION" "$PACE" "$C70"); R70L="$R70L$r
 "; P70L="$P70L$p99
 "
 done
 r70b=$(echo -n "$R70B" | median); p99b=$(echo -n "$P70B" | median)
 r70l=$(echo -n "$R70L" | median); p99l=$(echo -n "$P70L" | median)
 echo
-echo "At ~70 % of the bare route's saturation (pause ${DELAY} ms per request per connection; medians of 2 rounds):"
+echo "At ~70 % of the bare route's saturation (target $TARGET70 req/s: $C70 connections pausing $PACE ms per request, calibrated on the bare route; medians of 2 rounds):"
 printf "  bare: %s req/s, p99 %s ms; local: %s req/s, p99 %s ms; p99 added: %s ms\n" "$r70b" "$p99b" "$r70l" "$p99l" \
   "$(awk -v a="$p99l" -v b="$p99b" 'BEGIN { printf "%.2f", a-b }')"
 
