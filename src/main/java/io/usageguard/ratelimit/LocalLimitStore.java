@@ -68,21 +68,7 @@ public final class LocalLimitStore implements LimitStore {
     }
 
     private BucketResult consumeIn(Object group, BucketSpec spec, long version, long amount) {
-        positive(amount);
-        long now = time.currentTimeNanos();
-        Buckets b = buckets(group, spec, version, now);
-        BucketResult result;
-        boolean changed;
-        synchronized (b) {
-            BucketSpec before = b.spec(spec.unit());
-            int off = b.prepare(spec, version, now);
-            result = GreedyBucket.tryConsume(b.state, off, b.spec(spec.unit()), amount, now);
-            changed = b.spec(spec.unit()) != before;
-        }
-        if (changed) {
-            buckets.getIfPresent(group); // a read sets the entry's idle time from its buckets as they are now
-        }
-        return result;
+        return inBucket(group, spec, version, amount, GreedyBucket::tryConsume);
     }
 
     @Override
@@ -110,7 +96,7 @@ public final class LocalLimitStore implements LimitStore {
         }
         for (Admission.LeaseGroup g : a.groups) {
             if (g.refused < 0) {
-                int refused = acquireIn(g.ids != null ? g.ids : g.keys(), g.limits);
+                int refused = acquireIn(counters(g), g.limits);
                 g.refused = refused;
                 g.held = refused < 0;
             }
@@ -124,7 +110,7 @@ public final class LocalLimitStore implements LimitStore {
     public void settle(Admission a, long[] deltas) {
         for (Admission.LeaseGroup g : a.groups) {
             if (g.held) {
-                for (Object key : g.ids != null ? g.ids : g.keys()) {
+                for (Object key : counters(g)) {
                     decrement(key);
                 }
             }
@@ -140,30 +126,55 @@ public final class LocalLimitStore implements LimitStore {
         }
     }
 
+    /** A lease group's counters as this store keys them: by scope, or by name when they were named. */
+    private static Object[] counters(Admission.LeaseGroup g) {
+        return g.ids != null ? g.ids : g.keys();
+    }
+
     private static Object group(Admission.Use use) {
         return use.scope != null ? use.scope : group(use.key(), use.spec.unit());
     }
 
-    /** A refund or charge: the bucket's windows change by {@code amount} under the entry's lock. */
+    /** One operation on one bucket's windows, under the entry's lock. */
+    @FunctionalInterface
+    private interface BucketOp<R> {
+        R apply(long[] state, int offset, BucketSpec spec, long amount, long now);
+    }
+
+    /** A refund or charge: the bucket's windows change by {@code amount}. */
     @FunctionalInterface
     private interface Adjustment {
         void apply(long[] state, int offset, BucketSpec spec, long amount, long now);
     }
 
     private void adjust(Object group, BucketSpec spec, long version, long amount, Adjustment adjustment) {
+        inBucket(group, spec, version, amount, (state, off, s, n, now) -> {
+            adjustment.apply(state, off, s, n, now);
+            return null;
+        });
+    }
+
+    /**
+     * Runs {@code op} on the bucket of {@code spec}'s unit in {@code group}'s entry (created, or
+     * re-configured for a newer version, first); when that changed the entry's buckets, a read sets
+     * its idle time from them as they are now.
+     */
+    private <R> R inBucket(Object group, BucketSpec spec, long version, long amount, BucketOp<R> op) {
         positive(amount);
         long now = time.currentTimeNanos();
         Buckets b = buckets(group, spec, version, now);
+        R result;
         boolean changed;
         synchronized (b) {
             BucketSpec before = b.spec(spec.unit());
             int off = b.prepare(spec, version, now);
-            adjustment.apply(b.state, off, b.spec(spec.unit()), amount, now);
+            result = op.apply(b.state, off, b.spec(spec.unit()), amount, now);
             changed = b.spec(spec.unit()) != before;
         }
         if (changed) {
-            buckets.getIfPresent(group); // a read sets the entry's idle time from its buckets as they are now
+            buckets.getIfPresent(group);
         }
+        return result;
     }
 
     @Override

@@ -236,7 +236,7 @@ public class RateLimitFilter implements GuardFilter {
         String keyId = ctx.key() == null ? null : ctx.key().id();
         String accountId = ctx.account().id();
         String glob = route.entry().glob();
-        Scopes names = new Scopes(LimitKey.account(prefix, accountId, glob),
+        Scopes scopes = new Scopes(LimitKey.account(prefix, accountId, glob),
                 keyId == null ? null : LimitKey.key(prefix, accountId, glob, keyId), LimitKey.global(prefix, glob));
         boolean throttled = factor < 1.0 && keyId != null;
 
@@ -244,11 +244,11 @@ public class RateLimitFilter implements GuardFilter {
         Admission.Use[] uses = new Admission.Use[specs.length + (throttled ? 2 : 0)];
         int u = 0;
         for (BucketSpec spec : specs) {
-            u = addUse(uses, u, spec, names, tokens, images, factor);
+            u = addUse(uses, u, spec, scopes, tokens, images, factor);
         }
         if (throttled) {
-            u = addUse(uses, u, limits.keyRequestsDerived(), names, tokens, images, factor);
-            u = addUse(uses, u, limits.keyTokensDerived(), names, tokens, images, factor);
+            u = addUse(uses, u, limits.keyRequestsDerived(), scopes, tokens, images, factor);
+            u = addUse(uses, u, limits.keyTokensDerived(), scopes, tokens, images, factor);
         }
         if (u < uses.length) {
             uses = java.util.Arrays.copyOf(uses, u);
@@ -257,22 +257,22 @@ public class RateLimitFilter implements GuardFilter {
         int keyConcurrency = limits.keyConcurrency() >= 0 ? limits.keyConcurrency()
                 : throttled ? limits.accountConcurrency() : -1;
         boolean account = limits.accountConcurrency() >= 0;
-        boolean key = keyConcurrency >= 0 && names.key() != null;
+        boolean key = keyConcurrency >= 0 && scopes.key() != null;
         boolean global = limits.globalConcurrency() >= 0;
         Admission.LeaseGroup[] groups = new Admission.LeaseGroup[(account || key ? 1 : 0) + (global ? 1 : 0)];
         int g = 0;
         if (account && key) {
-            groups[g++] = new Admission.LeaseGroup(new LimitKey[]{names.account(), names.key()},
+            groups[g++] = new Admission.LeaseGroup(new LimitKey[]{scopes.account(), scopes.key()},
                     new int[]{limits.accountConcurrency(), keyCap(keyConcurrency, factor)});
         } else if (account) {
-            groups[g++] = new Admission.LeaseGroup(new LimitKey[]{names.account()},
+            groups[g++] = new Admission.LeaseGroup(new LimitKey[]{scopes.account()},
                     new int[]{limits.accountConcurrency()});
         } else if (key) {
-            groups[g++] = new Admission.LeaseGroup(new LimitKey[]{names.key()},
+            groups[g++] = new Admission.LeaseGroup(new LimitKey[]{scopes.key()},
                     new int[]{keyCap(keyConcurrency, factor)});
         }
         if (global) {
-            groups[g] = new Admission.LeaseGroup(new LimitKey[]{names.global()},
+            groups[g] = new Admission.LeaseGroup(new LimitKey[]{scopes.global()},
                     new int[]{limits.globalConcurrency()});
         }
         return new Admission(limits, factor, route.model(), tokens, images, uses, groups,
@@ -295,7 +295,7 @@ public class RateLimitFilter implements GuardFilter {
         }
     }
 
-    private static int addUse(Admission.Use[] uses, int at, BucketSpec spec, Scopes names,
+    private static int addUse(Admission.Use[] uses, int at, BucketSpec spec, Scopes scopes,
                               long tokens, long images, double factor) {
         if (spec == null) {
             return at;
@@ -308,7 +308,7 @@ public class RateLimitFilter implements GuardFilter {
         if (amount <= 0) {
             return at;
         }
-        LimitKey key = names.of(spec.scope());
+        LimitKey key = scopes.of(spec.scope());
         if (key == null) {
             return at;
         }

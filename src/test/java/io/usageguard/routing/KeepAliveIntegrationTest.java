@@ -80,13 +80,7 @@ class KeepAliveIntegrationTest {
                 String request = i % 3 == 2 ? fast : slow;
                 out.write(request.getBytes(StandardCharsets.US_ASCII));
                 out.flush();
-                int status;
-                try {
-                    status = readResponse(in);
-                } catch (SocketTimeoutException e) {
-                    throw new AssertionError("request " + i + " on the kept-alive connection got no answer in 5 s", e);
-                }
-                assertThat(status).as("answer %d", i).isEqualTo(i % 3 == 2 ? 401 : 200);
+                assertThat(answer(in, "request " + i)).as("answer %d", i).isEqualTo(i % 3 == 2 ? 401 : 200);
             }
         }
     }
@@ -106,13 +100,16 @@ class KeepAliveIntegrationTest {
             int b = readResponse(in);
             out.write(third.getBytes(StandardCharsets.US_ASCII));
             out.flush();
-            int c;
-            try {
-                c = readResponse(in);
-            } catch (SocketTimeoutException e) {
-                throw new AssertionError("the third request on the kept-alive connection got no answer in 5 s", e);
-            }
-            return new int[] {a, b, c};
+            return new int[] {a, b, answer(in, "the third request")};
+        }
+    }
+
+    /** The status of the next answer, failing clearly when the connection stopped answering. */
+    private static int answer(InputStream in, String what) throws IOException {
+        try {
+            return readResponse(in);
+        } catch (SocketTimeoutException e) {
+            throw new AssertionError(what + " on the kept-alive connection got no answer in 5 s", e);
         }
     }
 
