@@ -8,16 +8,21 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.github.bucket4j.TimeMeter;
 import io.lettuce.core.RedisClient;
@@ -26,6 +31,7 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.ZAddArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.output.CommandOutput;
 import io.lettuce.core.protocol.CommandArgs;
@@ -45,6 +51,9 @@ import org.slf4j.LoggerFactory;
  *       back. Exact: no over-admission.</li>
  *   <li>The end of a request (slots freed, token reservation reconciled) is one fire-and-forget
  *       call per slot.</li>
+ *   <li>Calls are batched ({@link Batches}): while one batch is on the way to Redis, what arrives
+ *       waits and goes in the next, one script run per slot applying each request in arrival
+ *       order, every bucket read and written once per run.</li>
  *   <li>Buckets: per window, a token bucket with bucket4j's greedy refill, counted on the gateway's
  *       clock (passed to the script); every bucket key has a TTL of the time it needs to refill
  *       completely plus a minute (a full bucket is the same as no key, and is deleted).</li>
@@ -72,6 +81,8 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
     private static final Admission.LeaseGroup[] NO_GROUPS = {};
     private static final Admission.Use[] NO_USES = {};
     private static final long[] NO_AMOUNTS = {};
+    /** At most this many requests in one batch of script calls. */
+    static final int MAX_BATCH = 64;
 
     private final RedisClient client;
     private final RedisURI uri;
@@ -84,6 +95,7 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
      */
     private final Map<String[], String> leases = new ConcurrentHashMap<>();
     private final ScheduledExecutorService renewer;
+    private final Batches batches = new Batches();
     private final AtomicBoolean connecting = new AtomicBoolean();
     private volatile long nextConnectAttemptNanos;
     private volatile StatefulRedisConnection<String, String> connection;
@@ -284,8 +296,8 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
     }
 
     /**
-     * Runs the script (EVALSHA; once more with EVAL if Redis lost its script cache, e.g. after a
-     * restart, which also loads it again). Never throws: a store that is not connected fails the future.
+     * Queues one request's script work (see {@link Batches}) and answers with its part of the call
+     * that carries it. Never throws: a store that is not connected fails the future.
      */
     private CompletableFuture<long[]> call(String op, int mode, long version, String leaseId, Admission.Use[] uses,
                                            long[] amounts, Admission.LeaseGroup[] groups) {
@@ -295,15 +307,9 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalStateException("not connected to Redis"));
         }
         Call call = new Call(op, mode, time.currentTimeNanos() / 1000, version, leaseId, uses, amounts, groups);
-        try {
-            RedisAsyncCommands<String, String> async = c.async();
-            return async.dispatch(CommandType.EVALSHA, new Longs(), call.args(false)).toCompletableFuture()
-                    .exceptionallyCompose(e -> noScript(e)
-                            ? async.dispatch(CommandType.EVAL, new Longs(), call.args(true)).toCompletableFuture()
-                            : CompletableFuture.failedFuture(e));
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
-        }
+        batches.queue.add(call);
+        batches.send(c);
+        return call.answer;
     }
 
     private static boolean noScript(Throwable e) {
@@ -318,7 +324,95 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
         return false;
     }
 
-    /** One script call's arguments (see redis-limits.lua); built again for the EVAL fallback. */
+    /**
+     * The script calls of this replica: at most one batch on the way at a time. Whatever arrives
+     * while it is on the way waits in the queue and goes, in arrival order, in the next batch: one
+     * script call per hash slot, each request applied after the one before (redis-limits.lua), so
+     * admission stays exact. Under light load a batch is one request and nothing waits; under load
+     * one call carries many, and Redis runs a script and reads each bucket once for all of them.
+     * A queued request waits for the batch on the way, so its answer can take up to two command
+     * timeouts when Redis stops answering.
+     */
+    private final class Batches {
+        final ConcurrentLinkedQueue<Call> queue = new ConcurrentLinkedQueue<>();
+        final AtomicBoolean sending = new AtomicBoolean();
+
+        void send(StatefulRedisConnection<String, String> c) {
+            while (!queue.isEmpty() && sending.compareAndSet(false, true)) {
+                Map<Integer, List<Call>> bySlot = new LinkedHashMap<>();
+                int n = 0;
+                Call call;
+                while (n < MAX_BATCH && (call = queue.poll()) != null) {
+                    bySlot.computeIfAbsent(call.slot(), k -> new ArrayList<>()).add(call);
+                    n++;
+                }
+                if (n == 0) {
+                    sending.set(false);
+                    continue;
+                }
+                AtomicInteger left = new AtomicInteger(bySlot.size());
+                for (List<Call> batch : bySlot.values()) {
+                    dispatch(c, batch).whenComplete((r, e) -> {
+                        answer(batch, r, e);
+                        if (left.decrementAndGet() == 0) {
+                            sending.set(false);
+                            send(c);
+                        }
+                    });
+                }
+                return;
+            }
+        }
+
+        /** EVALSHA; once more with EVAL if Redis lost its script cache (e.g. after a restart), which also loads it again. */
+        private CompletableFuture<long[]> dispatch(StatefulRedisConnection<String, String> c, List<Call> batch) {
+            try {
+                RedisAsyncCommands<String, String> async = c.async();
+                return async.dispatch(CommandType.EVALSHA, new Longs(), args(batch, false)).toCompletableFuture()
+                        .exceptionallyCompose(e -> noScript(e)
+                                ? async.dispatch(CommandType.EVAL, new Longs(), args(batch, true)).toCompletableFuture()
+                                : CompletableFuture.failedFuture(e));
+            } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+
+        /** Each request's part of the answer: its length, then itself. */
+        private void answer(List<Call> batch, long[] r, Throwable e) {
+            int p = 0;
+            for (Call call : batch) {
+                if (e != null) {
+                    call.answer.completeExceptionally(e);
+                } else if (r == null || p >= r.length || p + 1 + r[p] > r.length) {
+                    call.answer.completeExceptionally(new IllegalStateException("short answer from the rate limit script"));
+                } else {
+                    int len = (int) r[p];
+                    call.answer.complete(Arrays.copyOfRange(r, p + 1, p + 1 + len));
+                    p += 1 + len;
+                }
+            }
+        }
+
+        private CommandArgs<String, String> args(List<Call> batch, boolean eval) {
+            CommandArgs<String, String> args = new CommandArgs<>(StringCodec.UTF8);
+            args.add(eval ? SCRIPT : SHA);
+            int keys = 0;
+            for (Call call : batch) {
+                keys += call.keys();
+            }
+            args.add(keys);
+            for (Call call : batch) {
+                call.addKeys(args);
+            }
+            args.add(batch.size());
+            for (Call call : batch) {
+                call.addArgs(args);
+            }
+            return args;
+        }
+    }
+
+    /** One request's script work (see redis-limits.lua) and its answer. */
     private final class Call {
         final String op;
         final int mode;
@@ -328,6 +422,7 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
         final Admission.Use[] uses;
         final long[] amounts;
         final Admission.LeaseGroup[] groups;
+        final CompletableFuture<long[]> answer = new CompletableFuture<>();
 
         Call(String op, int mode, long now, long version, String leaseId, Admission.Use[] uses, long[] amounts,
              Admission.LeaseGroup[] groups) {
@@ -341,14 +436,20 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
             this.groups = groups;
         }
 
-        CommandArgs<String, String> args(boolean eval) {
-            CommandArgs<String, String> args = new CommandArgs<>(StringCodec.UTF8);
-            args.add(eval ? SCRIPT : SHA);
+        /** The hash slot of its keys (all of one request's keys in one call share it: the caller splits by slot). */
+        int slot() {
+            return SlotHash.getSlot(uses.length > 0 ? uses[0].key() : groups[0].keys()[0]);
+        }
+
+        int keys() {
             int keys = uses.length;
             for (Admission.LeaseGroup g : groups) {
                 keys += g.keys().length;
             }
-            args.add(keys);
+            return keys;
+        }
+
+        void addKeys(CommandArgs<String, String> args) {
             for (Admission.Use u : uses) {
                 args.addKey(u.key());
             }
@@ -357,7 +458,10 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
                     args.addKey(k);
                 }
             }
-            args.add(op).add(now).add(version).add(uses.length).add(leaseId).add(mode).add(leaseTtlMillis);
+        }
+
+        void addArgs(CommandArgs<String, String> args) {
+            args.add(op).add(now).add(version).add(uses.length).add(leaseId).add(mode).add(leaseTtlMillis).add(keys());
             for (int i = 0; i < uses.length; i++) {
                 BucketSpec spec = uses[i].spec;
                 Window[] windows = spec.windows();
@@ -374,7 +478,6 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
                     }
                 }
             }
-            return args;
         }
     }
 

@@ -1,9 +1,13 @@
 --[[
-Usage Guard rate limits in Redis (RedisLimitStore): everything one request does on the keys of one
-hash slot, in one call. Loaded once with SCRIPT LOAD and run with EVALSHA.
+Usage Guard rate limits in Redis (RedisLimitStore): everything requests do on the keys of one hash
+slot, in one call. Loaded once with SCRIPT LOAD and run with EVALSHA.
 
-KEYS: the buckets first (ARGV[4] of them), then the concurrency counters.
-ARGV:
+One call carries the requests that reached this replica's store while its previous call was on the
+way (one or more, in the order they arrived), each applied after the one before, all in one
+atomic script run; a bucket several of them use is read once and written once.
+
+ARGV[1]: the number of requests; then per request its arguments, and KEYS holds its keys in the
+same order (its buckets first, then its concurrency counters). A request's arguments:
   [1] operation: 'a' = admit (check everything, then take), 's' = settle (give back or charge
       tokens, free the request's concurrency slots)
   [2] now, in microseconds since the epoch: the gateway's clock, not Redis TIME (tests move time by
@@ -15,6 +19,7 @@ ARGV:
       1 = each bucket by itself and the counters together (shadow mode: what passes is counted),
       2 = check only (the request is refused anyway; report, take nothing)
   [7] lease TTL in milliseconds
+  [8] number of keys (buckets and counters)
   then per bucket: the amount (admit), or the delta (settle: > 0 gives back that many, < 0 takes
       up to that many, never below zero), the number of windows n, and n times: window id, window
       length in microseconds, limit (> 0)
@@ -37,11 +42,11 @@ Counter: a sorted set of lease ids scored by their expiry (milliseconds); when i
 expired leases (of a replica that died) are dropped and it is counted again. Its TTL is the lease
 TTL, set whenever a lease is added; the gateway renews its live leases (and the TTL).
 
-Admit returns { full counter index (0-based, -1: none), counters taken (1/0), then per bucket:
+The call returns, per request, the length of its answer followed by the answer. Admit answers { full counter index (0-based, -1: none), counters taken (1/0), then per bucket:
 status (0 = not enough, 1 = taken, 2 = enough but not taken), microseconds to wait until the
 amount is there (0 when enough; -1: never, the amount exceeds a window), then per window of the
 caller: tokens available (after taking the amount, when there was enough) }.
-Settle returns nothing.
+Settle answers nothing (length 0).
 ]]
 
 local EXACT = 4503599627370496 -- 2^52
@@ -152,20 +157,41 @@ local function wait(st, j, amount)
   return ceil(deficit / cap * len)
 end
 
--- The stored state of a bucket, re-configured when the caller's configuration is newer and refilled
--- up to now; nil when there is none (a full bucket). A caller with an older configuration than the
--- stored one uses the stored one: replicas that reloaded win over those still on the old file.
+-- The states this call has read, by key: a table, or false for none (a full bucket). Every bucket is
+-- read once per call and written once at its end, however many of the call's requests use it.
+local cache, dirty, dirtyList = {}, {}, {}
+
+-- The state of a bucket, re-configured when the caller's configuration is newer and refilled up to
+-- now; nil when there is none (a full bucket). A caller with an older configuration than the stored
+-- one uses the stored one: replicas that reloaded win over those still on the old file.
 local function load(key, version, now, cfg)
-  local raw = call('GET', key)
-  if not raw or sub(raw, 1, 2) ~= 'U1' then
+  local st = cache[key]
+  if st == nil then
+    local raw = call('GET', key)
+    st = false
+    if raw and sub(raw, 1, 2) == 'U1' then
+      st = unpack(sub(raw, 3))
+    end
+    cache[key] = st
+  end
+  if not st then
     return nil
   end
-  local st = unpack(sub(raw, 3))
   if st[1] < version then
     st = reconfigure(st, version, cfg)
+    cache[key] = st
   end
   refill(st, now)
   return st
+end
+
+-- Marks a bucket's state as changed: it is stored when the call ends.
+local function keep(key, st)
+  cache[key] = st
+  if not dirty[key] then
+    dirty[key] = true
+    dirtyList[#dirtyList + 1] = key
+  end
 end
 
 -- Stores a bucket with a TTL of the time until every window is full again plus a minute; a full
@@ -189,139 +215,166 @@ local function save(key, st)
   end
 end
 
-local op = ARGV[1]
-local now = tonumber(ARGV[2])
-local version = tonumber(ARGV[3])
-local nb = tonumber(ARGV[4])
-local lease = ARGV[5]
-local mode = tonumber(ARGV[6])
-local ttl = tonumber(ARGV[7])
+-- One request's operation: its keys start after KEYS[k], its arguments at ARGV[a]. Returns its
+-- answer (a table) and where the next request's arguments start.
+local function one(k, a)
+  local op = ARGV[a]
+  local now = tonumber(ARGV[a + 1])
+  local version = tonumber(ARGV[a + 2])
+  local nb = tonumber(ARGV[a + 3])
+  local lease = ARGV[a + 4]
+  local mode = tonumber(ARGV[a + 5])
+  local ttl = tonumber(ARGV[a + 6])
+  local nk = tonumber(ARGV[a + 7])
+  a = a + 8
 
--- the caller's buckets: amount (or delta) and windows { id, length, limit, ... }
-local amounts, cfgs = {}, {}
-local a = 8
-for b = 1, nb do
-  amounts[b] = tonumber(ARGV[a])
-  local n = tonumber(ARGV[a + 1])
-  a = a + 2
-  local cfg = {}
-  for k = 0, n - 1 do
-    cfg[3 * k + 1], cfg[3 * k + 2], cfg[3 * k + 3] = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-    a = a + 3
-  end
-  cfgs[b] = cfg
-end
-
-if op == 's' then
+  -- the caller's buckets: amount (or delta) and windows { id, length, limit, ... }
+  local amounts, cfgs = {}, {}
   for b = 1, nb do
-    local delta = amounts[b]
-    local st = delta ~= 0 and load(KEYS[b], version, now, cfgs[b])
-    if delta > 0 and st then
-      -- give back, never above the limit (bucket4j's addTokens); no state: full already
-      for j = 3, #st, W do
-        if st[j + 3] + delta >= st[j + 2] then
-          st[j + 3], st[j + 4] = st[j + 2], 0
-        else
-          st[j + 3] = st[j + 3] + delta
-        end
-      end
-      save(KEYS[b], st)
-    elseif delta < 0 then
-      -- take as many as there are, alike in every window (bucket4j's tryConsumeAsMuchAsPossible)
-      st = st or fresh(version, now, cfgs[b])
-      local take = -delta
-      for j = 3, #st, W do
-        if st[j + 3] < take then
-          take = st[j + 3]
-        end
-      end
-      if take > 0 then
+    amounts[b] = tonumber(ARGV[a])
+    local n = tonumber(ARGV[a + 1])
+    a = a + 2
+    local cfg = {}
+    for q = 0, n - 1 do
+      cfg[3 * q + 1], cfg[3 * q + 2], cfg[3 * q + 3] = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+      a = a + 3
+    end
+    cfgs[b] = cfg
+  end
+
+  if op == 's' then
+    for b = 1, nb do
+      local key, delta = KEYS[k + b], amounts[b]
+      local st = delta ~= 0 and load(key, version, now, cfgs[b])
+      if delta > 0 and st then
+        -- give back, never above the limit (bucket4j's addTokens); no state: full already
         for j = 3, #st, W do
-          st[j + 3] = st[j + 3] - take
+          if st[j + 3] + delta >= st[j + 2] then
+            st[j + 3], st[j + 4] = st[j + 2], 0
+          else
+            st[j + 3] = st[j + 3] + delta
+          end
         end
-        save(KEYS[b], st)
+        keep(key, st)
+      elseif delta < 0 then
+        -- take as many as there are, alike in every window (bucket4j's tryConsumeAsMuchAsPossible)
+        st = st or fresh(version, now, cfgs[b])
+        local take = -delta
+        for j = 3, #st, W do
+          if st[j + 3] < take then
+            take = st[j + 3]
+          end
+        end
+        if take > 0 then
+          for j = 3, #st, W do
+            st[j + 3] = st[j + 3] - take
+          end
+          keep(key, st)
+        end
       end
     end
+    for i = k + nb + 1, k + nk do
+      call('ZREM', KEYS[i], lease)
+    end
+    return {}, a
   end
-  for i = nb + 1, #KEYS do
-    call('ZREM', KEYS[i], lease)
-  end
-  return 0
-end
 
--- admit: first check everything ...
-local states, enough = {}, {}
-local all = true
-for b = 1, nb do
-  local st = load(KEYS[b], version, now, cfgs[b]) or fresh(version, now, cfgs[b])
-  local ok = true
-  for j = 3, #st, W do
-    if st[j + 3] < amounts[b] then
-      ok = false
+  -- admit: first check everything ...
+  local states, enough = {}, {}
+  local all = true
+  for b = 1, nb do
+    local st = load(KEYS[k + b], version, now, cfgs[b]) or fresh(version, now, cfgs[b])
+    local ok = true
+    for j = 3, #st, W do
+      if st[j + 3] < amounts[b] then
+        ok = false
+      end
+    end
+    states[b], enough[b] = st, ok
+    all = all and ok
+  end
+  local nowMillis = floor(now / 1000)
+  local full = -1
+  local nc = nk - nb
+  for c = 1, nc do
+    local key, limit = KEYS[k + nb + c], tonumber(ARGV[a + c - 1])
+    -- expired leases (of a replica that died) are dropped when they would make the difference
+    if call('ZCARD', key) >= limit
+        and (call('ZREMRANGEBYSCORE', key, '-inf', nowMillis) == 0 or call('ZCARD', key) >= limit) then
+      full = c - 1
+      break
     end
   end
-  states[b], enough[b] = st, ok
-  all = all and ok
-end
-local nowMillis = floor(now / 1000)
-local full = -1
-for i = nb + 1, #KEYS do
-  local limit = tonumber(ARGV[a + i - nb - 1])
-  -- expired leases (of a replica that died) are dropped when they would make the difference
-  if call('ZCARD', KEYS[i]) >= limit
-      and (call('ZREMRANGEBYSCORE', KEYS[i], '-inf', nowMillis) == 0 or call('ZCARD', KEYS[i]) >= limit) then
-    full = i - nb - 1
-    break
-  end
-end
+  a = a + nc
 
--- ... then take, by the mode
-local takeCounters = full < 0 and (mode == 1 or (mode == 0 and all))
-local out = { full, takeCounters and 1 or 0 }
-local o = 2
-for b = 1, nb do
-  local st, amount = states[b], amounts[b]
-  local take = enough[b] and (mode == 1 or (mode == 0 and all and full < 0))
-  local longest = 0
-  if enough[b] then
-    for j = 3, #st, W do
-      st[j + 3] = st[j + 3] - amount
+  -- ... then take, by the mode
+  local takeCounters = full < 0 and (mode == 1 or (mode == 0 and all))
+  local out = { full, takeCounters and 1 or 0 }
+  local o = 2
+  for b = 1, nb do
+    local st, amount = states[b], amounts[b]
+    local take = enough[b] and (mode == 1 or (mode == 0 and all and full < 0))
+    local longest = 0
+    if not enough[b] then
+      for j = 3, #st, W do
+        local w = wait(st, j, amount)
+        if w < 0 or longest < 0 then
+          longest = -1
+        elseif w > longest then
+          longest = w
+        end
+      end
+    end
+    out[o + 1] = enough[b] and (take and 1 or 2) or 0
+    out[o + 2] = longest
+    o = o + 2
+    -- tokens available in each of the caller's windows, found by id (after taking the amount, when
+    -- there was enough, whether or not it was taken)
+    local cfg = cfgs[b]
+    local after = enough[b] and amount or 0
+    for i = 1, #cfg, 3 do
+      local available = cfg[i + 2]
+      for j = 3, #st, W do
+        if st[j] == cfg[i] then
+          available = st[j + 3] - after
+          break
+        end
+      end
+      o = o + 1
+      out[o] = available
     end
     if take then
-      save(KEYS[b], st)
-    end
-  else
-    for j = 3, #st, W do
-      local w = wait(st, j, amount)
-      if w < 0 or longest < 0 then
-        longest = -1
-      elseif w > longest then
-        longest = w
+      for j = 3, #st, W do
+        st[j + 3] = st[j + 3] - amount
       end
+      keep(KEYS[k + b], st)
     end
   end
-  out[o + 1] = enough[b] and (take and 1 or 2) or 0
-  out[o + 2] = longest
-  o = o + 2
-  -- tokens available in each of the caller's windows, found by id
-  local cfg = cfgs[b]
-  for i = 1, #cfg, 3 do
-    local available = cfg[i + 2]
-    for j = 3, #st, W do
-      if st[j] == cfg[i] then
-        available = st[j + 3]
-        break
-      end
+  if takeCounters then
+    local expiry = nowMillis + ttl
+    for c = 1, nc do
+      call('ZADD', KEYS[k + nb + c], expiry, lease)
+      call('PEXPIRE', KEYS[k + nb + c], ttl)
     end
-    o = o + 1
-    out[o] = available
+  end
+  return out, a
+end
+
+-- the requests in the order they were sent; each answer is preceded by its length
+local n = tonumber(ARGV[1])
+local result = {}
+local k, a = 0, 2
+for _ = 1, n do
+  local nk = tonumber(ARGV[a + 7])
+  local out
+  out, a = one(k, a)
+  k = k + nk
+  result[#result + 1] = #out
+  for i = 1, #out do
+    result[#result + 1] = out[i]
   end
 end
-if takeCounters then
-  local expiry = nowMillis + ttl
-  for i = nb + 1, #KEYS do
-    call('ZADD', KEYS[i], expiry, lease)
-    call('PEXPIRE', KEYS[i], ttl)
-  end
+for _, key in ipairs(dirtyList) do
+  save(key, cache[key])
 end
-return out
+return result

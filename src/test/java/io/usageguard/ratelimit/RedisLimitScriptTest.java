@@ -389,6 +389,55 @@ class RedisLimitScriptTest {
         }
     }
 
+    /** calls of one command so far, from INFO commandstats (0 when it never ran). */
+    static long calls(String command) {
+        String stats = r.info("commandstats");
+        for (String line : stats.split("\\r?\\n")) {
+            if (line.startsWith("cmdstat_" + command + ":")) {
+                return Long.parseLong(line.replaceAll(".*calls=(\\d+).*", "$1"));
+            }
+        }
+        return 0;
+    }
+
+    @Test
+    void requestsThatArriveTogetherGoInFewCallsInOrderAndStayExact() throws Exception {
+        String key = base() + "req";
+        BucketSpec rpm50 = spec(Window.Unit.REQUESTS, new Window[]{Window.RPM}, 50L);
+        long evalsBefore = calls("evalsha");
+        long getsBefore = calls("get");
+        // 40 admits, 20 tokens given back, 60 more admits, all sent before any answer is read
+        java.util.List<CompletableFuture<LimitStore.BucketResult>> first = new java.util.ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            first.add(store.consume(key, rpm50, 1, 1));
+        }
+        store.refund(key, rpm50, 1, 20);
+        java.util.List<CompletableFuture<LimitStore.BucketResult>> second = new java.util.ArrayList<>();
+        for (int i = 0; i < 60; i++) {
+            second.add(store.consume(key, rpm50, 1, 1));
+        }
+        long admittedFirst = 0;
+        for (var f : first) {
+            admittedFirst += get(f).consumed() ? 1 : 0;
+        }
+        java.util.List<Long> left = new java.util.ArrayList<>();
+        for (var f : second) {
+            LimitStore.BucketResult b = get(f);
+            if (b.consumed()) {
+                left.add(b.available()[0]);
+            }
+        }
+        // in order: the first 40 all pass (10 left), the refund makes it 30, then exactly 30 more pass
+        assertThat(admittedFirst).isEqualTo(40);
+        assertThat(left).hasSize(30);
+        assertThat(left).as("each admitted request saw the one before it").isSortedAccordingTo(java.util.Comparator.reverseOrder())
+                .doesNotHaveDuplicates().startsWith(29L).endsWith(0L);
+        long evals = calls("evalsha") - evalsBefore;
+        long gets = calls("get") - getsBefore;
+        assertThat(evals).as("101 requests went in batches").isLessThan(101);
+        assertThat(gets).as("a batch reads the bucket once").isEqualTo(evals);
+    }
+
     @Test
     void aStoreThatCannotReachRedisFailsItsFutures() throws Exception {
         int port;
