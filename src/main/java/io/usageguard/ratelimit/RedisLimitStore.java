@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -404,9 +405,27 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
             for (Call call : batch) {
                 call.addKeys(args);
             }
+            // each bucket configuration once: the requests of a batch mostly share them
+            Map<BucketSpec, Integer> specs = new IdentityHashMap<>();
+            for (Call call : batch) {
+                for (Admission.Use u : call.uses) {
+                    specs.putIfAbsent(u.spec, specs.size() + 1);
+                }
+            }
+            args.add(specs.size());
+            BucketSpec[] ordered = new BucketSpec[specs.size()];
+            specs.forEach((spec, i) -> ordered[i - 1] = spec); // by index: an IdentityHashMap has no order
+            for (BucketSpec spec : ordered) {
+                Window[] windows = spec.windows();
+                long[] limits = spec.limits();
+                args.add(windows.length);
+                for (int w = 0; w < windows.length; w++) {
+                    args.add(windows[w].id()).add(windows[w].length().toNanos() / 1000).add(limits[w]);
+                }
+            }
             args.add(batch.size());
             for (Call call : batch) {
-                call.addArgs(args);
+                call.addArgs(args, specs);
             }
             return args;
         }
@@ -460,16 +479,10 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
             }
         }
 
-        void addArgs(CommandArgs<String, String> args) {
+        void addArgs(CommandArgs<String, String> args, Map<BucketSpec, Integer> specs) {
             args.add(op).add(now).add(version).add(uses.length).add(leaseId).add(mode).add(leaseTtlMillis).add(keys());
             for (int i = 0; i < uses.length; i++) {
-                BucketSpec spec = uses[i].spec;
-                Window[] windows = spec.windows();
-                long[] limits = spec.limits();
-                args.add(amounts[i]).add(windows.length);
-                for (int w = 0; w < windows.length; w++) {
-                    args.add(windows[w].id()).add(windows[w].length().toNanos() / 1000).add(limits[w]);
-                }
+                args.add(amounts[i]).add(specs.get(uses[i].spec));
             }
             if (ADMIT.equals(op)) {
                 for (Admission.LeaseGroup g : groups) {

@@ -6,8 +6,10 @@ One call carries the requests that reached this replica's store while its previo
 way (one or more, in the order they arrived), each applied after the one before, all in one
 atomic script run; a bucket several of them use is read once and written once.
 
-ARGV[1]: the number of requests; then per request its arguments, and KEYS holds its keys in the
-same order (its buckets first, then its concurrency counters). A request's arguments:
+ARGV[1]: the number of bucket configurations; then each: the number of windows n, and n times:
+window id, window length in microseconds, limit (> 0). Then the number of requests; then per
+request its arguments, and KEYS holds its keys in the same order (its buckets first, then its
+concurrency counters). A request's arguments:
   [1] operation: 'a' = admit (check everything, then take), 's' = settle (give back or charge
       tokens, free the request's concurrency slots)
   [2] now, in microseconds since the epoch: the gateway's clock, not Redis TIME (tests move time by
@@ -21,8 +23,7 @@ same order (its buckets first, then its concurrency counters). A request's argum
   [7] lease TTL in milliseconds
   [8] number of keys (buckets and counters)
   then per bucket: the amount (admit), or the delta (settle: > 0 gives back that many, < 0 takes
-      up to that many, never below zero), the number of windows n, and n times: window id, window
-      length in microseconds, limit (> 0)
+      up to that many, never below zero), and its configuration (1-based index)
   then, admit only, per counter: its limit
 
 Bucket: a token bucket per window, bucket4j's greedy refill: capacity = limit, refilled
@@ -160,6 +161,21 @@ end
 -- The states this call has read, by key: a table, or false for none (a full bucket). Every bucket is
 -- read once per call and written once at its end, however many of the call's requests use it.
 local cache, dirty, dirtyList = {}, {}, {}
+-- the bucket configurations of this call: { window id, length, limit, ... }
+local specs = {}
+-- the concurrency counters this call has counted (ZCARD once, then kept up to date by what ZADD and
+-- ZREM report), and those that got a lease: their TTL is set once, when the call ends
+local counts, expires, expiryList = {}, {}, {}
+
+local function recount(key)
+  local n = call('ZCARD', key)
+  counts[key] = n
+  return n
+end
+
+local function count(key)
+  return counts[key] or recount(key)
+end
 
 -- The state of a bucket, re-configured when the caller's configuration is newer and refilled up to
 -- now; nil when there is none (a full bucket). A caller with an older configuration than the stored
@@ -231,15 +247,8 @@ local function one(k, a)
   -- the caller's buckets: amount (or delta) and windows { id, length, limit, ... }
   local amounts, cfgs = {}, {}
   for b = 1, nb do
-    amounts[b] = tonumber(ARGV[a])
-    local n = tonumber(ARGV[a + 1])
+    amounts[b], cfgs[b] = tonumber(ARGV[a]), specs[tonumber(ARGV[a + 1])]
     a = a + 2
-    local cfg = {}
-    for q = 0, n - 1 do
-      cfg[3 * q + 1], cfg[3 * q + 2], cfg[3 * q + 3] = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-      a = a + 3
-    end
-    cfgs[b] = cfg
   end
 
   if op == 's' then
@@ -274,7 +283,11 @@ local function one(k, a)
       end
     end
     for i = k + nb + 1, k + nk do
-      call('ZREM', KEYS[i], lease)
+      local key = KEYS[i]
+      local removed = call('ZREM', key, lease)
+      if counts[key] then
+        counts[key] = counts[key] - removed
+      end
     end
     return {}, a
   end
@@ -299,8 +312,8 @@ local function one(k, a)
   for c = 1, nc do
     local key, limit = KEYS[k + nb + c], tonumber(ARGV[a + c - 1])
     -- expired leases (of a replica that died) are dropped when they would make the difference
-    if call('ZCARD', key) >= limit
-        and (call('ZREMRANGEBYSCORE', key, '-inf', nowMillis) == 0 or call('ZCARD', key) >= limit) then
+    if count(key) >= limit
+        and (call('ZREMRANGEBYSCORE', key, '-inf', nowMillis) == 0 or recount(key) >= limit) then
       full = c - 1
       break
     end
@@ -353,17 +366,35 @@ local function one(k, a)
   if takeCounters then
     local expiry = nowMillis + ttl
     for c = 1, nc do
-      call('ZADD', KEYS[k + nb + c], expiry, lease)
-      call('PEXPIRE', KEYS[k + nb + c], ttl)
+      local key = KEYS[k + nb + c]
+      counts[key] = count(key) + call('ZADD', key, expiry, lease)
+      if not expires[key] then
+        expiryList[#expiryList + 1] = key
+      end
+      expires[key] = ttl
     end
   end
   return out, a
 end
 
+-- the bucket configurations the requests refer to, each sent once per call
+local a = 2
+for s = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  local cfg = {}
+  for q = 0, n - 1 do
+    cfg[3 * q + 1], cfg[3 * q + 2], cfg[3 * q + 3] = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    a = a + 3
+  end
+  specs[s] = cfg
+end
+
 -- the requests in the order they were sent; each answer is preceded by its length
-local n = tonumber(ARGV[1])
+local n = tonumber(ARGV[a])
 local result = {}
-local k, a = 0, 2
+local k = 0
+a = a + 1
 for _ = 1, n do
   local nk = tonumber(ARGV[a + 7])
   local out
@@ -376,5 +407,8 @@ for _ = 1, n do
 end
 for _, key in ipairs(dirtyList) do
   save(key, cache[key])
+end
+for _, key in ipairs(expiryList) do
+  call('PEXPIRE', key, expires[key])
 end
 return result

@@ -439,6 +439,35 @@ class RedisLimitScriptTest {
     }
 
     @Test
+    void concurrencySlotsTakenTogetherAreCountedExactly() throws Exception {
+        String[] counter = {base() + "conc"};
+        int[] five = {5};
+        // 20 acquisitions, 2 releases, 4 more acquisitions, all sent before any answer is read
+        java.util.List<CompletableFuture<Integer>> first = new java.util.ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            first.add(store.acquire(counter, five, "burst:" + i));
+        }
+        store.release(counter, "burst:0");
+        store.release(counter, "burst:1");
+        java.util.List<CompletableFuture<Integer>> second = new java.util.ArrayList<>();
+        for (int i = 20; i < 24; i++) {
+            second.add(store.acquire(counter, five, "burst:" + i));
+        }
+        long held = 0;
+        for (var f : first) {
+            held += get(f) < 0 ? 1 : 0;
+        }
+        long more = 0;
+        for (var f : second) {
+            more += get(f) < 0 ? 1 : 0;
+        }
+        assertThat(held).isEqualTo(5);
+        assertThat(more).as("the two released slots, no more").isEqualTo(2);
+        assertThat(r.zrange(counter[0], 0, -1)).containsExactlyInAnyOrder("burst:2", "burst:3", "burst:4", "burst:20", "burst:21");
+        assertThat(r.pttl(counter[0])).isPositive().isLessThanOrEqualTo(30_000);
+    }
+
+    @Test
     void aStoreThatCannotReachRedisFailsItsFutures() throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
