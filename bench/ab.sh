@@ -7,6 +7,8 @@
 #   STORE=redis for Redis state; WARM (rounds of 2 x 10 s, default 8), ROUNDS (default 5).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 [ $# = 2 ] || { echo "usage: bench/ab.sh OLD.jar NEW.jar" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
 [ -f target/bench-classpath.txt ] || ./mvnw -q -B dependency:build-classpath -Dmdep.includeScope=test \
@@ -28,16 +30,7 @@ guard() { # jar port
     --logging.level.root=WARN >"$LOGS/guard-$2.log" 2>&1 & PIDS+=($!)
 }
 guard "$1" $A; guard "$2" $B
-for port in $((A+1)) $((B+1)); do
-  for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null 2>&1 && break; sleep 1; done
-  curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null || { echo "a gateway on $port did not start; logs in $LOGS" >&2; exit 1; }
-done
-issue_key() { # management port
-  curl -sf -X PUT "http://127.0.0.1:$1/admin/accounts/bench" -H "Authorization: Bearer bench-admin-token" \
-    -H "Content-Type: application/json" -d '{"tier":"L1","verification":"INDIVIDUAL","minor":false}' >/dev/null
-  curl -sf -X POST "http://127.0.0.1:$1/admin/accounts/bench/keys" -H "Authorization: Bearer bench-admin-token" \
-    -H "Content-Type: application/json" -d '{"name":"bench"}' | sed -E 's/.*"key":"([^"]+)".*/\1/'
-}
+await_health $((A+1)) $((B+1))
 KA=$(issue_key $((A+1))); KB=$(issue_key $((B+1)))
 rps() { BENCH_KEY=$2 BENCH_DELAY_MS=0 wrk -t1 -c32 -d"$3" -s bench/post.lua "http://127.0.0.1:$1/v1/chat/completions" \
   | awk '/Requests\/sec/ {print $2}'; }

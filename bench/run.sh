@@ -7,6 +7,8 @@
 # and the time to the first SSE event.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 DURATION=${DURATION:-15s}      # per configuration per round
 ROUNDS=${ROUNDS:-3}            # measured rounds; configurations alternate within a round, medians are reported
 WARMUP_ROUNDS=${WARMUP_ROUNDS:-12} # 10 s each per configuration, alternating: C2 needs two minutes or so here
@@ -47,17 +49,9 @@ guard $REDIS redis
 # the same as local, without reactor-netty's per-request HTTP metrics (usage-guard.observability.netty-metrics=false)
 if [ "$LEAN" = 1 ]; then guard $LEANPORT local --usage-guard.observability.netty-metrics=false; fi
 PORTS="$BARE $((LOCAL+1)) $((REDIS+1))"; if [ "$LEAN" = 1 ]; then PORTS="$PORTS $((LEANPORT+1))"; fi
-for port in $PORTS; do
-  for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null 2>&1 && break; sleep 1; done
-  curl -sf "http://127.0.0.1:$port/actuator/health" >/dev/null || { echo "a server on $port did not start; logs in $LOGS" >&2; exit 1; }
-done
+# shellcheck disable=SC2086
+await_health $PORTS
 
-issue_key() { # management port
-  curl -sf -X PUT "http://127.0.0.1:$1/admin/accounts/bench" -H "Authorization: Bearer bench-admin-token" \
-    -H "Content-Type: application/json" -d '{"tier":"L1","verification":"INDIVIDUAL","minor":false}' >/dev/null
-  curl -sf -X POST "http://127.0.0.1:$1/admin/accounts/bench/keys" -H "Authorization: Bearer bench-admin-token" \
-    -H "Content-Type: application/json" -d '{"name":"bench"}' | sed -E 's/.*"key":"([^"]+)".*/\1/'
-}
 KEY_LOCAL=$(issue_key $((LOCAL+1)))
 KEY_REDIS=$(issue_key $((REDIS+1)))
 KEY_LEAN=none; if [ "$LEAN" = 1 ]; then KEY_LEAN=$(issue_key $((LEANPORT+1))); fi
