@@ -406,15 +406,16 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
                 call.addKeys(args);
             }
             // each bucket configuration once: the requests of a batch mostly share them
-            Map<BucketSpec, Integer> specs = new IdentityHashMap<>();
+            Map<BucketSpec, Integer> specs = new IdentityHashMap<>(); // → its 1-based index in the call
+            List<BucketSpec> ordered = new ArrayList<>();
             for (Call call : batch) {
                 for (Admission.Use u : call.uses) {
-                    specs.putIfAbsent(u.spec, specs.size() + 1);
+                    if (specs.putIfAbsent(u.spec, ordered.size() + 1) == null) {
+                        ordered.add(u.spec);
+                    }
                 }
             }
-            args.add(specs.size());
-            BucketSpec[] ordered = new BucketSpec[specs.size()];
-            specs.forEach((spec, i) -> ordered[i - 1] = spec); // by index: an IdentityHashMap has no order
+            args.add(ordered.size());
             for (BucketSpec spec : ordered) {
                 Window[] windows = spec.windows();
                 long[] limits = spec.limits();

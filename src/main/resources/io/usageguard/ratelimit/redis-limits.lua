@@ -43,10 +43,11 @@ Counter: a sorted set of lease ids scored by their expiry (milliseconds); when i
 expired leases (of a replica that died) are dropped and it is counted again. Its TTL is the lease
 TTL, set whenever a lease is added; the gateway renews its live leases (and the TTL).
 
-The call returns, per request, the length of its answer followed by the answer. Admit answers { full counter index (0-based, -1: none), counters taken (1/0), then per bucket:
-status (0 = not enough, 1 = taken, 2 = enough but not taken), microseconds to wait until the
-amount is there (0 when enough; -1: never, the amount exceeds a window), then per window of the
-caller: tokens available (after taking the amount, when there was enough) }.
+The call returns, per request, the length of its answer followed by the answer. Admit answers
+{ full counter index (0-based, -1: none), counters taken (1/0), then per bucket: status (0 = not
+enough, 1 = taken, 2 = enough but not taken), microseconds to wait until the amount is there (0
+when enough; -1: never, the amount exceeds a window), then per window of the caller: tokens
+available (after taking the amount, when there was enough) }.
 Settle answers nothing (length 0).
 ]]
 

@@ -71,26 +71,26 @@ class UsageObservingResponseTest {
         assertThat(ctx.usage()).isEqualTo(new TokenUsage(7, 3, true));
     }
 
-    @Test
-    void aLargeJsonAnswerGoesOnChunkByChunk() {
-        String answer = answer((int) UsageObservingResponse.JOIN_LIMIT);
-        json(answer.length());
-        response.writeWith(chunks(answer, 8192)).block(Duration.ofSeconds(5));
+    /** Writes the answer in chunks of {@code size} and expects them passed on one by one, usage read. */
+    void assertPassedOnChunkByChunk(String answer, int size) {
+        response.writeWith(chunks(answer, size)).block(Duration.ofSeconds(5));
         List<String> written = written();
-        assertThat(written).hasSize((answer.length() + 8191) / 8192);
+        assertThat(written).hasSize((answer.length() + size - 1) / size);
         assertThat(String.join("", written)).isEqualTo(answer);
         assertThat(ctx.usage()).isEqualTo(new TokenUsage(7, 3, true));
     }
 
     @Test
+    void aLargeJsonAnswerGoesOnChunkByChunk() {
+        String answer = answer((int) UsageObservingResponse.JOIN_LIMIT);
+        json(answer.length());
+        assertPassedOnChunkByChunk(answer, 8192);
+    }
+
+    @Test
     void aJsonAnswerWithoutALengthGoesOnChunkByChunk() {
-        String answer = answer(100);
         json(-1);
-        response.writeWith(chunks(answer, 16)).block(Duration.ofSeconds(5));
-        List<String> written = written();
-        assertThat(written).hasSize((answer.length() + 15) / 16);
-        assertThat(String.join("", written)).isEqualTo(answer);
-        assertThat(ctx.usage()).isEqualTo(new TokenUsage(7, 3, true));
+        assertPassedOnChunkByChunk(answer(100), 16);
     }
 
     @Test
