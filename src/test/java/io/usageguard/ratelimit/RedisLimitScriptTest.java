@@ -394,7 +394,8 @@ class RedisLimitScriptTest {
         String stats = r.info("commandstats");
         for (String line : stats.split("\\r?\\n")) {
             if (line.startsWith("cmdstat_" + command + ":")) {
-                return Long.parseLong(line.replaceAll(".*calls=(\\d+).*", "$1"));
+                // "cmdstat_evalsha:calls=3,usec=…,failed_calls=0": the first field (a greedy ".*calls=" would find the last)
+                return Long.parseLong(line.substring(line.indexOf(":calls=") + 7, line.indexOf(',')));
             }
         }
         return 0;
