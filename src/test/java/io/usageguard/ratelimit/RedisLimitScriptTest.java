@@ -469,6 +469,30 @@ class RedisLimitScriptTest {
     }
 
     @Test
+    void slotsFreedAndTakenInOneCallKeepTheCountExact() throws Exception {
+        String[] counter = {base() + "conc"};
+        int[] two = {2};
+        assertThat(get(store.acquire(counter, two, "a"))).isNegative();
+        assertThat(get(store.acquire(counter, two, "b"))).isNegative();
+        // one call on the way, so that what follows waits and goes together in the next: a slot
+        // freed before the counter is counted, one taken, one refused, one taken and freed again
+        CompletableFuture<Integer> ahead = store.acquire(new String[]{base() + "other"}, two, "x");
+        store.release(counter, "a");
+        CompletableFuture<Integer> c = store.acquire(counter, two, "c");
+        CompletableFuture<Integer> d = store.acquire(counter, two, "d");
+        store.release(counter, "c");
+        CompletableFuture<Integer> e = store.acquire(counter, two, "e");
+        CompletableFuture<Integer> f = store.acquire(counter, two, "f");
+        assertThat(get(ahead)).isNegative();
+        assertThat(get(c)).as("a's slot was freed first").isNegative();
+        assertThat(get(d)).as("b and c hold both slots").isZero();
+        assertThat(get(e)).as("c's slot was freed").isNegative();
+        assertThat(get(f)).as("b and e hold both slots").isZero();
+        assertThat(r.zrange(counter[0], 0, -1)).containsExactlyInAnyOrder("b", "e");
+        assertThat(r.pttl(counter[0])).isPositive().isLessThanOrEqualTo(30_000);
+    }
+
+    @Test
     void aStoreThatCannotReachRedisFailsItsFutures() throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
