@@ -3,7 +3,6 @@ package io.usageguard.ratelimit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -15,6 +14,7 @@ import java.util.regex.Pattern;
 
 import io.usageguard.demo.StubInferenceServer;
 import io.usageguard.testsupport.GatewayInstance;
+import io.usageguard.testsupport.PrivateRedis;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,18 +36,12 @@ class RedisCommandsPerRequestBench {
 
     @Test
     void commandsPerRequest() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        Process redis = new ProcessBuilder("redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no")
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        PrivateRedis redis = PrivateRedis.start();
+        int port = redis.port();
         StubInferenceServer backend = StubInferenceServer.start();
         String prefix = "ugbench-" + UUID.randomUUID().toString().substring(0, 8) + ":";
         GatewayInstance g = null;
         try {
-            Thread.sleep(300);
             GatewayInstance.Builder b = GatewayInstance.builder(backend.uri())
                     .property("usage-guard.state.store", "redis")
                     .property("usage-guard.state.redis.url", "redis://127.0.0.1:" + port)
@@ -73,7 +67,7 @@ class RedisCommandsPerRequestBench {
                 g.close();
             }
             backend.close();
-            redis.destroyForcibly();
+            redis.close();
         }
     }
 

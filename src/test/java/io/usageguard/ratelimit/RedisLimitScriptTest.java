@@ -2,7 +2,6 @@ package io.usageguard.ratelimit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.UUID;
@@ -16,6 +15,7 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.usageguard.testsupport.Http;
 import io.usageguard.testsupport.MutableClock;
+import io.usageguard.testsupport.PrivateRedis;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
  */
 class RedisLimitScriptTest {
 
-    static Process redis;
+    static PrivateRedis redis;
     static RedisURI uri;
     static RedisClient client;
     static StatefulRedisConnection<String, String> conn;
@@ -40,21 +40,8 @@ class RedisLimitScriptTest {
 
     @BeforeAll
     static void start() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        redis = new ProcessBuilder("redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no")
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        uri = RedisURI.create("redis://127.0.0.1:" + port);
-        Http.await(Duration.ofSeconds(20), "redis-server up", () -> {
-            try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
-                return true;
-            } catch (IOException e) {
-                return false;
-            }
-        });
+        redis = PrivateRedis.start();
+        uri = RedisURI.create(redis.url());
         client = RedisClient.create(uri);
         conn = client.connect();
         r = conn.sync();
@@ -82,7 +69,7 @@ class RedisLimitScriptTest {
             client.shutdown();
         }
         if (redis != null) {
-            redis.destroyForcibly();
+            redis.close();
         }
     }
 

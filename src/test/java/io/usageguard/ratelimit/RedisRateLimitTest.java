@@ -7,8 +7,6 @@ import static io.usageguard.ratelimit.RateLimitTestSupport.metric;
 import static io.usageguard.ratelimit.RateLimitTestSupport.tier;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -25,6 +23,7 @@ import io.lettuce.core.api.sync.RedisCommands;
 import io.usageguard.demo.StubInferenceServer;
 import io.usageguard.testsupport.GatewayInstance;
 import io.usageguard.testsupport.MutableClock;
+import io.usageguard.testsupport.PrivateRedis;
 import io.usageguard.testsupport.Registries;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -47,7 +46,7 @@ import reactor.core.publisher.Mono;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class RedisRateLimitTest {
 
-    static Process redis;
+    static PrivateRedis redis;
     static int redisPort;
     static StubInferenceServer backend;
     static GatewayInstance a;
@@ -61,10 +60,8 @@ class RedisRateLimitTest {
 
     @BeforeAll
     static void start() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            redisPort = s.getLocalPort();
-        }
-        startRedis();
+        redis = PrivateRedis.start();
+        redisPort = redis.port();
         backend = StubInferenceServer.start();
         String schema = "ug_rl_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
         Map<String, Object> p = new HashMap<>(Registries.postgres(schema));
@@ -92,19 +89,6 @@ class RedisRateLimitTest {
         redisClient = RedisClient.create("redis://127.0.0.1:" + redisPort);
     }
 
-    static void startRedis() throws IOException {
-        redis = new ProcessBuilder("redis-server", "--port", Integer.toString(redisPort), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no")
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        await("redis-server up", () -> {
-            try (java.net.Socket s = new java.net.Socket("127.0.0.1", redisPort)) {
-                return true;
-            } catch (IOException e) {
-                return false;
-            }
-        });
-    }
-
     @AfterAll
     static void stop() {
         for (GatewayInstance g : new GatewayInstance[]{a, b, c, d}) {
@@ -117,7 +101,7 @@ class RedisRateLimitTest {
         }
         backend.close();
         if (redis != null) {
-            redis.destroyForcibly();
+            redis.close();
         }
     }
 
@@ -244,7 +228,7 @@ class RedisRateLimitTest {
             status(g, probe); // every replica has the keys and accounts cached and is connected
         }
 
-        redis.destroyForcibly().waitFor();
+        redis.kill();
 
         // local-fallback: each replica enforces its share, 10 / 2 replicas = 5
         for (GatewayInstance g : List.of(a, b)) {
@@ -269,7 +253,7 @@ class RedisRateLimitTest {
             assertThat(header(closed, "Retry-After")).isNotNull();
         }
 
-        startRedis();
+        redis.restart();
         for (GatewayInstance g : List.of(a, b, c, d)) {
             await("back on Redis", () -> {
                 int s = status(g, probe);

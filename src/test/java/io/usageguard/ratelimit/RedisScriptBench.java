@@ -2,8 +2,6 @@ package io.usageguard.ratelimit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,6 +13,7 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.usageguard.testsupport.Http;
 import io.usageguard.testsupport.MutableClock;
+import io.usageguard.testsupport.PrivateRedis;
 import io.usageguard.usage.TokenUsage;
 import org.junit.jupiter.api.Test;
 
@@ -35,25 +34,12 @@ class RedisScriptBench {
 
     @Test
     void redisTimePerOperation() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        Process redis = new ProcessBuilder("redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no")
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        RedisURI uri = RedisURI.create("redis://127.0.0.1:" + port);
+        PrivateRedis redis = PrivateRedis.start();
+        RedisURI uri = RedisURI.create(redis.url());
         RedisClient client = RedisClient.create(uri);
         MutableClock clock = new MutableClock();
         RedisLimitStore store = null;
         try {
-            Http.await(Duration.ofSeconds(20), "redis-server up", () -> {
-                try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
-                    return true;
-                } catch (IOException e) {
-                    return false;
-                }
-            });
             StatefulRedisConnection<String, String> stats = client.connect();
             store = new RedisLimitStore(client, uri, new ClockTimeMeter(clock), clock, Duration.ofSeconds(30), Duration.ofSeconds(1));
             ResolvedLimits limits = ResolvedLimits.merge("L1", LimitMode.ENFORCE, 1,
@@ -91,7 +77,7 @@ class RedisScriptBench {
                 store.close();
             }
             client.shutdown();
-            redis.destroyForcibly();
+            redis.close();
         }
     }
 

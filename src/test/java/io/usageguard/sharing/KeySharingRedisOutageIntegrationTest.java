@@ -1,17 +1,14 @@
 package io.usageguard.sharing;
 
 import static io.usageguard.sharing.SharingTestSupport.chatFrom;
-import static io.usageguard.sharing.SharingTestSupport.eventually;
 import static io.usageguard.sharing.SharingTestSupport.metric;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.Socket;
 
 import io.usageguard.admin.AdminViews;
 import io.usageguard.demo.StubInferenceServer;
 import io.usageguard.testsupport.GatewayInstance;
+import io.usageguard.testsupport.PrivateRedis;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -23,27 +20,14 @@ import org.junit.jupiter.api.Test;
  */
 class KeySharingRedisOutageIntegrationTest {
 
-    static Process redisServer;
+    static PrivateRedis redisServer;
     static StubInferenceServer backend;
     static GatewayInstance gateway;
 
     @BeforeAll
     static void start() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        redisServer = new ProcessBuilder("redis-server", "--port", Integer.toString(port), "--save", "",
-                "--appendonly", "no", "--bind", "127.0.0.1").redirectErrorStream(true)
-                .redirectOutput(new java.io.File("target/redis-outage-test.log")).start();
-        int p = port;
-        eventually("redis-server accepts connections", () -> {
-            try (Socket ignored = new Socket("127.0.0.1", p)) {
-                return true;
-            } catch (IOException e) {
-                return false;
-            }
-        });
+        redisServer = PrivateRedis.start();
+        int port = redisServer.port();
         backend = StubInferenceServer.start();
         gateway = GatewayInstance.builder(backend.uri())
                 .property("usage-guard.state.store", "redis")
@@ -61,9 +45,7 @@ class KeySharingRedisOutageIntegrationTest {
     static void stop() {
         gateway.close();
         backend.close();
-        if (redisServer.isAlive()) {
-            redisServer.destroyForcibly();
-        }
+        redisServer.close();
     }
 
     @Test
@@ -73,8 +55,7 @@ class KeySharingRedisOutageIntegrationTest {
         String errors = "usage_guard_state_store_errors_total{store=\"redis\"}";
         double before = metric(gateway, errors);
 
-        redisServer.destroyForcibly();
-        redisServer.waitFor();
+        redisServer.kill();
 
         chatFrom(gateway, k.key(), "10.8.2.1").expectStatus().isOk();
         chatFrom(gateway, k.key(), "10.8.3.1").expectStatus().isOk();
