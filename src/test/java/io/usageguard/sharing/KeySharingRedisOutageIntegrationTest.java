@@ -4,7 +4,6 @@ import static io.usageguard.sharing.SharingTestSupport.chatFrom;
 import static io.usageguard.sharing.SharingTestSupport.metric;
 import static org.assertj.core.api.Assertions.assertThat;
 
-
 import io.usageguard.admin.AdminViews;
 import io.usageguard.demo.StubInferenceServer;
 import io.usageguard.testsupport.GatewayInstance;
