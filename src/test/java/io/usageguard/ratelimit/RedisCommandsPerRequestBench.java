@@ -60,7 +60,7 @@ class RedisCommandsPerRequestBench {
             g.account("bench", "L1", "INDIVIDUAL");
             String key = g.issueKey("bench").key();
             for (String model : List.of("test-model", "global-model")) {
-                measure(g, key, model, port, prefix, redis.pid());
+                measure(g, key, model, redis, prefix);
             }
         } finally {
             if (g != null) {
@@ -71,20 +71,21 @@ class RedisCommandsPerRequestBench {
         }
     }
 
-    private static void measure(GatewayInstance g, String key, String model, int port, String prefix, long pid) throws Exception {
+    private static void measure(GatewayInstance g, String key, String model, PrivateRedis redis, String prefix) throws Exception {
+        long pid = redis.pid();
         for (int i = 0; i < WARM_UP; i++) {
             assertThat(RateLimitTestSupport.chat(g, key, model, 10).getStatus().value()).isEqualTo(200);
         }
         Thread.sleep(500);
         // Redis's own time: INFO commandstats around the requests (scripts' inner commands included)
-        Map<String, long[]> before = commandStats(port);
+        Map<String, long[]> before = redis.commandStats();
         long cpuBefore = cpuNanos(pid);
         for (int i = 0; i < REQUESTS; i++) {
             assertThat(RateLimitTestSupport.chat(g, key, model, 10).getStatus().value()).isEqualTo(200);
         }
         Thread.sleep(1000);
         long cpu = cpuNanos(pid) - cpuBefore;
-        Map<String, long[]> after = commandStats(port);
+        Map<String, long[]> after = redis.commandStats();
         long usec = 0;
         long calls = 0;
         for (Map.Entry<String, long[]> e : after.entrySet()) {
@@ -96,7 +97,7 @@ class RedisCommandsPerRequestBench {
             usec += e.getValue()[1] - b[1];
         }
         Path log = Files.createTempFile("redis-monitor", ".txt");
-        Process monitor = new ProcessBuilder("redis-cli", "-p", Integer.toString(port), "monitor")
+        Process monitor = new ProcessBuilder("redis-cli", "-p", Integer.toString(redis.port()), "monitor")
                 .redirectOutput(log.toFile()).redirectErrorStream(true).start();
         try {
             Thread.sleep(500);
@@ -141,20 +142,6 @@ class RedisCommandsPerRequestBench {
     /** Time the process has spent on a CPU, from {@code /proc/<pid>/schedstat}. */
     private static long cpuNanos(long pid) throws IOException {
         return Long.parseLong(Files.readString(Path.of("/proc/" + pid + "/schedstat")).trim().split(" ")[0]);
-    }
-
-    /** calls and usec per command, from {@code INFO commandstats}. */
-    private static Map<String, long[]> commandStats(int port) throws Exception {
-        Process p = new ProcessBuilder("redis-cli", "-p", Integer.toString(port), "info", "commandstats")
-                .redirectErrorStream(true).start();
-        String text = new String(p.getInputStream().readAllBytes());
-        p.waitFor();
-        Map<String, long[]> stats = new TreeMap<>();
-        Matcher m = Pattern.compile("cmdstat_([^:]+):calls=(\\d+),usec=(\\d+)").matcher(text);
-        while (m.find()) {
-            stats.put(m.group(1), new long[]{Long.parseLong(m.group(2)), Long.parseLong(m.group(3))});
-        }
-        return stats;
     }
 
     private static void print(String title, Map<String, Integer> counts) {

@@ -376,25 +376,13 @@ class RedisLimitScriptTest {
         }
     }
 
-    /** calls of one command so far, from INFO commandstats (0 when it never ran). */
-    static long calls(String command) {
-        String stats = r.info("commandstats");
-        for (String line : stats.split("\\r?\\n")) {
-            if (line.startsWith("cmdstat_" + command + ":")) {
-                // "cmdstat_evalsha:calls=3,usec=…,failed_calls=0": the first field (a greedy ".*calls=" would find the last)
-                return Long.parseLong(line.substring(line.indexOf(":calls=") + 7, line.indexOf(',')));
-            }
-        }
-        return 0;
-    }
-
     @Test
     void requestsThatArriveTogetherGoInFewCallsInOrderAndStayExact() throws Exception {
         String key = base() + "req";
         BucketSpec rpm50 = spec(Window.Unit.REQUESTS, new Window[]{Window.RPM}, 50L);
         flushed(); // earlier tests' fire-and-forget calls (a release reads no bucket) are not counted below
-        long evalsBefore = calls("evalsha");
-        long getsBefore = calls("get");
+        long evalsBefore = redis.calls("evalsha");
+        long getsBefore = redis.calls("get");
         // 40 admits, 20 tokens given back, 60 more admits, all sent before any answer is read
         java.util.List<CompletableFuture<LimitStore.BucketResult>> first = new java.util.ArrayList<>();
         for (int i = 0; i < 40; i++) {
@@ -421,8 +409,8 @@ class RedisLimitScriptTest {
         assertThat(left).hasSize(30);
         assertThat(left).as("each admitted request saw the one before it").isSortedAccordingTo(java.util.Comparator.reverseOrder())
                 .doesNotHaveDuplicates().startsWith(29L).endsWith(0L);
-        long evals = calls("evalsha") - evalsBefore;
-        long gets = calls("get") - getsBefore;
+        long evals = redis.calls("evalsha") - evalsBefore;
+        long gets = redis.calls("get") - getsBefore;
         assertThat(evals).as("101 requests went in batches").isLessThan(101);
         assertThat(gets).as("a batch reads the bucket once").isEqualTo(evals);
     }

@@ -10,7 +10,6 @@ import java.util.concurrent.TimeUnit;
 
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.usageguard.testsupport.Http;
 import io.usageguard.testsupport.MutableClock;
 import io.usageguard.testsupport.PrivateRedis;
@@ -40,7 +39,6 @@ class RedisScriptBench {
         MutableClock clock = new MutableClock();
         RedisLimitStore store = null;
         try {
-            StatefulRedisConnection<String, String> stats = client.connect();
             store = new RedisLimitStore(client, uri, new ClockTimeMeter(clock), clock, Duration.ofSeconds(30), Duration.ofSeconds(1));
             ResolvedLimits limits = ResolvedLimits.merge("L1", LimitMode.ENFORCE, 1,
                     new LimitSet(1_000_000_000L, 1_000_000_000L, 1_000_000_000L, 10_000_000_000L, 1_000_000_000_000L,
@@ -62,16 +60,15 @@ class RedisScriptBench {
                 for (int i = 0; i < ROUNDS / 4; i++) { // warm-up
                     lease = burst(store, limits, b, lease);
                 }
-                long[] before = evalsha(stats);
+                long[] before = redis.commandStats().getOrDefault("evalsha", new long[2]);
                 for (int i = 0; i < ROUNDS; i++) {
                     lease = burst(store, limits, b, lease);
                 }
-                long[] after = evalsha(stats);
+                long[] after = redis.commandStats().getOrDefault("evalsha", new long[2]);
                 double ops = 2.0 * ROUNDS * (b + 1); // and the admission behind the settles, and its settle
                 System.out.printf("%4d %14.3f %14.1f %18.1f%n", b, (after[0] - before[0]) / ops,
                         (after[1] - before[1]) / ops, 2 * (after[1] - before[1]) / ops);
             }
-            stats.close();
         } finally {
             if (store != null) {
                 store.close();
@@ -116,15 +113,5 @@ class RedisScriptBench {
         Admission.LeaseGroup[] groups = {new Admission.LeaseGroup(new String[]{account + "conc", key + "conc"},
                 new int[]{100_000, 100_000}, new Scope[]{Scope.ACCOUNT, Scope.KEY})};
         return new Admission(limits, 1.0, "m", 25, 0, uses.toArray(Admission.Use[]::new), groups, "bench:" + lease);
-    }
-
-    private static long[] evalsha(StatefulRedisConnection<String, String> c) {
-        for (String line : c.sync().info("commandstats").split("\\r?\\n")) {
-            if (line.startsWith("cmdstat_evalsha:")) { // calls=…,usec=…,…
-                String[] f = line.substring(line.indexOf(':') + 1).split(",");
-                return new long[]{Long.parseLong(f[0].substring(6)), Long.parseLong(f[1].substring(5))};
-            }
-        }
-        return new long[]{0, 0};
     }
 }

@@ -4,6 +4,10 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A redis-server of a test's own (on 127.0.0.1, a free port, nothing kept on disk), for tests that
@@ -56,6 +60,27 @@ public final class PrivateRedis implements AutoCloseable {
             }
         });
     }
+
+    /** Calls and microseconds so far per command ({@code INFO commandstats}; a script's inner commands included). */
+    public Map<String, long[]> commandStats() throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("redis-cli", "-p", Integer.toString(port), "info", "commandstats")
+                .redirectErrorStream(true).start();
+        String text = new String(p.getInputStream().readAllBytes());
+        p.waitFor();
+        Map<String, long[]> stats = new TreeMap<>();
+        Matcher m = STAT.matcher(text);
+        while (m.find()) {
+            stats.put(m.group(1), new long[]{Long.parseLong(m.group(2)), Long.parseLong(m.group(3))});
+        }
+        return stats;
+    }
+
+    /** Calls of one command so far (0 when it never ran). */
+    public long calls(String command) throws IOException, InterruptedException {
+        return commandStats().getOrDefault(command, new long[2])[0];
+    }
+
+    private static final Pattern STAT = Pattern.compile("cmdstat_([^:]+):calls=(\\d+),usec=(\\d+)");
 
     /** Kills it (SIGKILL) and waits until it is gone. */
     public void kill() throws InterruptedException {
