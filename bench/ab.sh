@@ -4,7 +4,8 @@
 # Starts the stub backend and both jars (local state, bench/guard.yml, the same JVM flags), warms both
 # up, then alternates 10 s wrk runs between them and prints requests/s per round. Run it twice with
 # the jars swapped: the port order alone can be worth a few per cent here.
-#   STORE=redis for Redis state; WARM (rounds of 2 x 10 s, default 8), ROUNDS (default 5).
+#   STORE=redis for Redis state; WARM (rounds of 2 x 10 s, default 8), ROUNDS (default 5);
+#   A_ARGS / B_ARGS: extra arguments for the first / second gateway (one jar with two settings, say).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -21,15 +22,15 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 java -cp "$CP" io.usageguard.demo.StubInferenceServer $STUB >"$LOGS/stub.log" 2>&1 & PIDS+=($!)
-guard() { # jar port
+guard() { # jar port extra-args
   # shellcheck disable=SC2086
-  BENCH_STUB_PORT=$STUB java $JVM_FLAGS -jar "$1" --spring.config.additional-location=file:bench/guard.yml \
+  BENCH_STUB_PORT=$STUB java $JVM_FLAGS -jar "$1" $3 --spring.config.additional-location=file:bench/guard.yml \
     --server.port=$2 --management.server.port=$(($2+1)) --usage-guard.state.store="${STORE:-local}" \
     --usage-guard.state.redis.key-prefix="ugab:$$:$2:" \
     --usage-guard.registry.url="jdbc:h2:mem:ab$2;DB_CLOSE_DELAY=-1;MODE=PostgreSQL;DATABASE_TO_LOWER=TRUE" \
     --logging.level.root=WARN >"$LOGS/guard-$2.log" 2>&1 & PIDS+=($!)
 }
-guard "$1" $A; guard "$2" $B
+guard "$1" $A "${A_ARGS:-}"; guard "$2" $B "${B_ARGS:-}"
 await_health $((A+1)) $((B+1))
 KA=$(issue_key $((A+1))); KB=$(issue_key $((B+1)))
 rps() { BENCH_KEY=$2 BENCH_DELAY_MS=0 wrk -t1 -c32 -d"$3" -s bench/post.lua "http://127.0.0.1:$1/v1/chat/completions" \

@@ -24,6 +24,9 @@ final class Admission {
         final long amount;
         LimitStore.BucketResult result;
         boolean undone;
+        /** Redis store: this replica's reserve of the bucket (null: none), and whether the amount came from it. */
+        RedisReserves.Bucket reserve;
+        boolean reserved;
 
         Use(BucketSpec spec, LimitKey scope, long amount) {
             this.spec = spec;
@@ -61,6 +64,9 @@ final class Admission {
         final Scope[] scopes;
         boolean held;
         int refused = -1;
+        /** Redis store: this replica's reserved slots of these counters (null: none), and the one lent to this request. */
+        RedisReserves.Pool pool;
+        String pooled;
 
         LeaseGroup(LimitKey[] ids, int[] limits) {
             this.ids = ids;
@@ -144,6 +150,8 @@ final class Admission {
         for (Use use : uses) {
             use.result = null;
             use.undone = false;
+            use.reserve = null;
+            use.reserved = false;
             if (use.spec.configuration() == null || use.amount > use.spec.minCapacity()) {
                 use.result = new LimitStore.BucketResult(false, new long[use.spec.windows().length], Long.MAX_VALUE);
             }
@@ -151,6 +159,8 @@ final class Admission {
         for (LeaseGroup g : groups) {
             g.held = false;
             g.refused = -1;
+            g.pool = null;
+            g.pooled = null;
             for (int i = 0; i < g.limits.length; i++) {
                 if (g.limits[i] <= 0) {
                     g.refused = i;

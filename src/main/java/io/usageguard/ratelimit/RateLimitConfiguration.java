@@ -27,7 +27,7 @@ public class RateLimitConfiguration {
             StateProperties.Redis r = state.redis();
             RedisURI uri = RedisConfiguration.uri(r);
             RedisLimitStore primary = new RedisLimitStore(redis.getObject(), uri, time, clock,
-                    config.current().limits().leaseTtl(), r.commandTimeout());
+                    config.current().limits().leaseTtl(), r.commandTimeout(), r.reserveShare(), r.reserveAhead());
             return new LimitStores(primary, new LocalLimitStore(time, maxBuckets), new StoreCircuit("redis", circuit, registry));
         }
         return new LimitStores(new LocalLimitStore(time, maxBuckets), null, null);

@@ -88,6 +88,11 @@ public class RateLimitFilter implements GuardFilter {
         } catch (RuntimeException e) {
             answered = java.util.concurrent.CompletableFuture.failedFuture(e);
         }
+        if (answered.isDone() && !answered.isCompletedExceptionally()) {
+            // served from this replica's reserves (RedisReserves): decided here, no hop
+            circuit.success(System.nanoTime() - start);
+            return decide(ctx, chain, admission);
+        }
         // Redis answers on Lettuce's I/O thread: the request goes back to its own connection's event
         // loop, so that thread stays free for the next answers (else they time out under load)
         java.util.concurrent.Executor back = requestThread(ctx);

@@ -100,12 +100,25 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
     private final AtomicBoolean connecting = new AtomicBoolean();
     private volatile long nextConnectAttemptNanos;
     private volatile StatefulRedisConnection<String, String> connection;
+    /** What this replica takes ahead of need (see {@link RedisReserves}); off when its share is 0. */
+    final RedisReserves reserves;
 
     /**
+     * A store that takes nothing ahead: every admission is a script call.
+     *
      * @param commandTimeout not used here: the client's timeout options bound every command
      */
     public RedisLimitStore(RedisClient client, RedisURI uri, TimeMeter time, Clock clock, Duration leaseTtl,
                            Duration commandTimeout) {
+        this(client, uri, time, clock, leaseTtl, commandTimeout, 0, Duration.ZERO);
+    }
+
+    /**
+     * @param reserveShare the most of a limit this replica takes ahead of need ({@link RedisReserves}); 0: nothing
+     * @param reserveAhead how much of its recent traffic on a bucket this replica takes ahead
+     */
+    public RedisLimitStore(RedisClient client, RedisURI uri, TimeMeter time, Clock clock, Duration leaseTtl,
+                           Duration commandTimeout, double reserveShare, Duration reserveAhead) {
         this.client = client;
         this.uri = uri;
         this.time = time;
@@ -118,6 +131,23 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
         });
         long period = Math.max(100, leaseTtlMillis / 3);
         renewer.scheduleWithFixedDelay(this::renew, period, period, TimeUnit.MILLISECONDS);
+        this.reserves = new RedisReserves(reserveShare, reserveAhead, time, new RedisReserves.Calls() {
+            @Override
+            public CompletableFuture<long[]> admit(String leaseId, long version, Admission.Use[] uses, long[] amounts,
+                                                   Admission.LeaseGroup[] groups) {
+                return call(ADMIT, ALL_OR_NONE, version, leaseId, uses, amounts, groups);
+            }
+
+            @Override
+            public void settle(String leaseId, long version, Admission.Use[] uses, long[] amounts,
+                               Admission.LeaseGroup[] groups) {
+                call(SETTLE, 0, version, leaseId, uses, amounts, groups);
+            }
+        }, "rs-" + Long.toString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 1, 36));
+        if (reserves.enabled()) {
+            long upkeep = reserves.upkeepPeriod().toMillis();
+            renewer.scheduleWithFixedDelay(this::upkeep, upkeep, upkeep, TimeUnit.MILLISECONDS);
+        }
         connectAsync();
     }
 
@@ -134,8 +164,15 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
     @Override
     public CompletableFuture<Void> admit(Admission a) {
         int mode = a.limits.mode() == LimitMode.SHADOW ? EACH : a.refused() ? CHECK_ONLY : ALL_OR_NONE;
+        boolean reserve = mode == ALL_OR_NONE && reserves.enabled();
+        if (reserve) {
+            reserves.take(a);
+        }
         CompletableFuture<Void> account = admitSlot(a, false, mode);
         CompletableFuture<Void> global = admitSlot(a, true, mode);
+        if (reserve) {
+            reserves.topUp(a); // after the request's own call: in a batch, the request comes first
+        }
         if (account == null) {
             return global == null ? CompletableFuture.completedFuture(null) : global;
         }
@@ -151,7 +188,7 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
             }
         }
         for (Admission.LeaseGroup g : a.groups) {
-            if (g.refused < 0 && global(g) == global) {
+            if (g.refused < 0 && g.pooled == null && global(g) == global) {
                 ng++;
             }
         }
@@ -170,7 +207,7 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
             }
         }
         for (Admission.LeaseGroup g : a.groups) {
-            if (g.refused < 0 && global(g) == global) {
+            if (g.refused < 0 && g.pooled == null && global(g) == global) {
                 groups[ng++] = g;
             }
         }
@@ -210,8 +247,9 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
     /** Frees the held slots and gives back or charges tokens: one fire-and-forget call per hash slot. */
     @Override
     public void settle(Admission a, long[] deltas) {
-        settleSlot(a, deltas, false);
-        settleSlot(a, deltas, true);
+        long[] rest = reserves.enabled() ? reserves.settle(a, deltas) : deltas;
+        settleSlot(a, rest, false);
+        settleSlot(a, rest, true);
     }
 
     private void settleSlot(Admission a, long[] deltas, boolean global) {
@@ -223,7 +261,7 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
             }
         }
         for (Admission.LeaseGroup g : a.groups) {
-            if (g.held && global(g) == global) {
+            if (g.held && g.pooled == null && global(g) == global) {
                 ng++;
             }
         }
@@ -242,7 +280,7 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
             }
         }
         for (Admission.LeaseGroup g : a.groups) {
-            if (g.held && global(g) == global) {
+            if (g.held && g.pooled == null && global(g) == global) {
                 groups[ng++] = g;
                 leases.remove(g.keys());
             }
@@ -521,7 +559,7 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
     /** Extends every lease this replica holds; a replica that stops doing this loses its slots after the TTL. */
     private void renew() {
         StatefulRedisConnection<String, String> c = connection;
-        if (c == null || leases.isEmpty()) {
+        if (c == null || (leases.isEmpty() && reserves.pools.isEmpty())) {
             return;
         }
         try {
@@ -533,8 +571,24 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
                     async.pexpire(key, leaseTtlMillis);
                 }
             }
+            // reserved slots are added back if Redis lost them (a restart): this replica still counts on them
+            reserves.slots((keys, slot) -> {
+                for (String key : keys) {
+                    async.zadd(key, (double) expiry, slot);
+                    async.pexpire(key, leaseTtlMillis);
+                }
+            });
         } catch (RuntimeException e) {
             log.debug("lease renewal failed: {}", e.toString());
+        }
+    }
+
+    /** Gives back reserves this replica has not used lately ({@link RedisReserves#upkeep}). */
+    void upkeep() {
+        try {
+            reserves.upkeep();
+        } catch (RuntimeException e) {
+            log.debug("reserve upkeep failed: {}", e.toString());
         }
     }
 
@@ -570,6 +624,14 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
     @Override
     public void close() {
         renewer.shutdownNow();
+        if (reserves.enabled() && connection != null) {
+            // what this replica holds ahead goes back to the other replicas, as far as Redis answers within a second
+            reserves.close();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+            while ((!batches.queue.isEmpty() || batches.sending.get()) && System.nanoTime() < deadline) {
+                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+            }
+        }
         StatefulRedisConnection<String, String> c = connection;
         if (c != null) {
             c.close();
