@@ -76,9 +76,9 @@ final class RedisReserves {
         return share > 0;
     }
 
-    /** How often {@link #upkeep} should run. */
+    /** How often {@link #upkeep} should run: a quarter of the idle time (what is unused goes back within 1.25 × idle). */
     Duration upkeepPeriod() {
-        return Duration.ofNanos(Math.max(Duration.ofMillis(50).toNanos(), Math.min(aheadNanos, idleNanos / 4)));
+        return Duration.ofNanos(Math.max(Duration.ofMillis(50).toNanos(), idleNanos / 4));
     }
 
     // ----- admission -----
