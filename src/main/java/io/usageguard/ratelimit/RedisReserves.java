@@ -170,7 +170,7 @@ final class RedisReserves {
         for (Admission.Use u : a.uses) {
             Bucket b = u.reserve;
             if (b != null) {
-                long extra = b.wanted(now, u.amount);
+                long extra = b.wanted(now, u.amount, aheadNanos);
                 if (extra > 0) {
                     fetch(b, extra);
                 }
@@ -179,7 +179,7 @@ final class RedisReserves {
         for (Admission.LeaseGroup g : a.groups) {
             Pool p = g.pool;
             if (p != null) {
-                int more = p.wanted(now, cap(p.limits), g.pooled == null);
+                int more = p.wanted(now, cap(p.limits), g.pooled == null, aheadNanos);
                 for (int i = 0; i < more; i++) {
                     fetch(p);
                 }
@@ -317,7 +317,7 @@ final class RedisReserves {
      * Redis said was left after the last top-up (for the rate-limit headers), and this replica's
      * recent demand on the bucket.
      */
-    final class Bucket {
+    static final class Bucket {
         final String key;
         final BucketSpec spec;
         final long version;
@@ -363,7 +363,7 @@ final class RedisReserves {
          * demand would use, at most {@code cap}; 0 while a top-up is on the way, while the reserve
          * holds more than half of that, or when that demand is under two requests' {@code amount}.
          */
-        synchronized long wanted(long now, long amount) {
+        synchronized long wanted(long now, long amount, long aheadNanos) {
             long elapsed = now - since;
             double rate = Math.max(lastRate, (double) demand / Math.max(elapsed, aheadNanos / 10));
             if (elapsed >= aheadNanos) {
@@ -451,7 +451,7 @@ final class RedisReserves {
      * Slots this replica holds in a group of concurrency counters: each a lease id counted in every
      * counter of the group (and renewed like a request's lease), free or lent to a request.
      */
-    final class Pool {
+    static final class Pool {
         final GroupKey key;
         final int[] limits;
         final Scope[] scopes;
@@ -501,7 +501,7 @@ final class RedisReserves {
          * come further apart than {@code ahead}; else half as many again as this replica holds (at
          * least one), up to {@code cap} in all.
          */
-        synchronized int wanted(long now, int cap, boolean missed) {
+        synchronized int wanted(long now, int cap, boolean missed, long aheadNanos) {
             long elapsed = now - since;
             boolean busy = demand >= 2 && (double) demand * aheadNanos / Math.max(elapsed, aheadNanos / 10) >= 2;
             if (elapsed >= aheadNanos) {

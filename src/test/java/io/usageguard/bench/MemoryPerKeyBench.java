@@ -89,6 +89,71 @@ class MemoryPerKeyBench {
         }
     }
 
+    /**
+     * In {@code redis} state the buckets and counters live in Redis; this process keeps, for a key
+     * busy enough to be served from reserves, what it holds ahead ({@code RedisReserves}: per bucket
+     * its reserve and demand, per group of concurrency counters its slots), for up to a second after
+     * the key goes quiet. The worst case: every key sends requests back to back, so every one of its
+     * buckets and its counters has a reserve.
+     */
+    @Test
+    void bytesPerBusyKeyInRedisState() throws Exception {
+        System.setProperty("jol.magicFieldOffset", "true");
+        int keysN = 500;
+        try (StubInferenceServer backend = StubInferenceServer.start();
+             GatewayInstance g = BenchConfig.generousLimits(GatewayInstance.builder(backend.uri()))
+                     .property("usage-guard.state.store", "redis")
+                     .property("usage-guard.state.redis.key-prefix", "ugmem-" + System.nanoTime() + ":")
+                     // idle time 10 x ahead: nothing goes back before it is measured (the size does not depend on it)
+                     .property("usage-guard.state.redis.reserve-ahead", "10s")
+                     .property("usage-guard.tiers.L1.per-key.rpm", 1_000_000_000L)
+                     .property("usage-guard.tiers.L1.per-key.tpm", 10_000_000_000L)
+                     .property("usage-guard.tiers.L1.per-key.concurrency", 100_000)
+                     .property("usage-guard.auth-failures.max", 1_000_000)
+                     .property("logging.level.root", "WARN").start()) {
+            GuardPipeline pipeline = g.bean(GuardPipeline.class);
+            Object reserves = field(field(g.bean(LimitStores.class), "primary"), "reserves");
+            java.util.Map<?, ?> buckets = (java.util.Map<?, ?>) field(reserves, "buckets");
+            java.util.Map<?, ?> pools = (java.util.Map<?, ?>) field(reserves, "pools");
+            String[] keys = new String[keysN];
+            for (int i = 0; i < keysN; i++) {
+                g.account("memr-" + i, "L1", "INDIVIDUAL");
+                keys[i] = g.issueKey("memr-" + i).key();
+            }
+            for (int i = 0; i < keysN; i++) {
+                for (int n = 0; n < 8; n++) {
+                    var request = MockServerHttpRequest.post("/v1/chat/completions")
+                            .header("Authorization", "Bearer " + keys[i]).contentType(MediaType.APPLICATION_JSON)
+                            .remoteAddress(new InetSocketAddress("198.51.100." + (i % 250), 40000))
+                            .body(DecisionPathBenchmark.BODY.replace("bench-model", "test-model"));
+                    var exchange = new DefaultServerWebExchange(request, new MockServerHttpResponse(),
+                            DecisionPathBenchmark.SESSIONS, DecisionPathBenchmark.CODECS, DecisionPathBenchmark.LOCALES);
+                    pipeline.filter(exchange, e -> reactor.core.publisher.Mono.empty()).block();
+                    assertThat(exchange.getResponse().getStatusCode()).isNull();
+                }
+            }
+            System.gc();
+            // the bucket configurations are shared by every key: not per key
+            java.util.Set<Object> specs = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (Object b : buckets.values()) {
+                specs.add(field(b, "spec"));
+            }
+            long bucketBytes = GraphLayout.parseInstance(buckets, specs.toArray()).subtract(GraphLayout.parseInstance(specs.toArray())).totalSize();
+            long poolBytes = GraphLayout.parseInstance(pools).totalSize();
+            java.util.Set<String> accountsSeen = new java.util.HashSet<>();
+            for (Object k : buckets.keySet()) {
+                String key = (String) k;
+                accountsSeen.add(key.substring(key.indexOf('{'), key.indexOf('}') + 1));
+            }
+            double bucketsPerKey = buckets.size() / (double) accountsSeen.size();
+            double perBucket = bucketBytes / (double) buckets.size();
+            double perPool = poolBytes / (double) Math.max(1, pools.size());
+            System.out.printf("MEMORY per busy key (redis, reserves): %.0f B = %.1f buckets x %.0f B + a pool of slots %.0f B"
+                            + " (%d specs shared; %d keys still busy)%n", bucketsPerKey * perBucket + perPool, bucketsPerKey,
+                    perBucket, perPool, specs.size(), accountsSeen.size());
+        }
+    }
+
     /** The maps with everything they hold (not the cache's shared machinery), less the clock every entry refers to. */
     private static long entries(Object shared, Object... maps) {
         return layout(shared, maps).totalSize();
@@ -120,7 +185,17 @@ class MemoryPerKeyBench {
     }
 
     private static Object field(Object target, String name) throws Exception {
-        Field f = target.getClass().getDeclaredField(name);
+        Field f = null;
+        for (Class<?> c = target.getClass(); f == null && c != null; c = c.getSuperclass()) {
+            try {
+                f = c.getDeclaredField(name);
+            } catch (NoSuchFieldException e) {
+                // look further up
+            }
+        }
+        if (f == null) {
+            throw new NoSuchFieldException(name);
+        }
         f.setAccessible(true);
         return f.get(target);
     }
