@@ -27,8 +27,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * shared by every entry, such as the clock and the limit configuration, count once in total). Not
  * part of the suite (the name ends in Bench): run with
  * {@code ./mvnw -q test -Dtest=MemoryPerKeyBench -Dsurefire.failIfNoSpecifiedTests=false}; the figures are in
- * bench/RESULTS.md. In {@code redis} state the limiter and sharing state live in Redis and this
- * process keeps only connection state, so the per-key figure there is Redis memory (see RESULTS.md).
+ * bench/RESULTS.md. In {@code redis} state the limiter and sharing state live in Redis; this process
+ * keeps only the reserves of busy keys ({@link #bytesPerBusyKeyInRedisState}).
  */
 class MemoryPerKeyBench {
 
@@ -65,14 +65,7 @@ class MemoryPerKeyBench {
             long windowsBefore = entries(shared, windows);
             for (int round = 0; round < 3; round++) {
                 for (int i = 0; i < KEYS; i++) {
-                    var request = MockServerHttpRequest.post("/v1/chat/completions")
-                            .header("Authorization", "Bearer " + keys[i]).contentType(MediaType.APPLICATION_JSON)
-                            .remoteAddress(new InetSocketAddress("198.51." + (100 + round) + "." + (i % 250), 40000))
-                            .body(DecisionPathBenchmark.BODY.replace("bench-model", "test-model"));
-                    var exchange = new DefaultServerWebExchange(request, new MockServerHttpResponse(),
-                            DecisionPathBenchmark.SESSIONS, DecisionPathBenchmark.CODECS, DecisionPathBenchmark.LOCALES);
-                    pipeline.filter(exchange, e -> reactor.core.publisher.Mono.empty()).block();
-                    assertThat(exchange.getResponse().getStatusCode()).isNull();
+                    admitted(pipeline, keys[i], "198.51." + (100 + round) + "." + (i % 250));
                 }
             }
             System.gc();
@@ -122,14 +115,7 @@ class MemoryPerKeyBench {
             }
             for (int i = 0; i < keysN; i++) {
                 for (int n = 0; n < 8; n++) {
-                    var request = MockServerHttpRequest.post("/v1/chat/completions")
-                            .header("Authorization", "Bearer " + keys[i]).contentType(MediaType.APPLICATION_JSON)
-                            .remoteAddress(new InetSocketAddress("198.51.100." + (i % 250), 40000))
-                            .body(DecisionPathBenchmark.BODY.replace("bench-model", "test-model"));
-                    var exchange = new DefaultServerWebExchange(request, new MockServerHttpResponse(),
-                            DecisionPathBenchmark.SESSIONS, DecisionPathBenchmark.CODECS, DecisionPathBenchmark.LOCALES);
-                    pipeline.filter(exchange, e -> reactor.core.publisher.Mono.empty()).block();
-                    assertThat(exchange.getResponse().getStatusCode()).isNull();
+                    admitted(pipeline, keys[i], "198.51.100." + (i % 250));
                 }
             }
             System.gc();
@@ -152,6 +138,18 @@ class MemoryPerKeyBench {
                             + " (%d specs shared; %d keys still busy)%n", bucketsPerKey * perBucket + perPool, bucketsPerKey,
                     perBucket, perPool, specs.size(), accountsSeen.size());
         }
+    }
+
+    /** One chat request through the real pipeline, up to the backend call: it must pass every restriction. */
+    private static void admitted(GuardPipeline pipeline, String key, String clientIp) {
+        var request = MockServerHttpRequest.post("/v1/chat/completions")
+                .header("Authorization", "Bearer " + key).contentType(MediaType.APPLICATION_JSON)
+                .remoteAddress(new InetSocketAddress(clientIp, 40000))
+                .body(DecisionPathBenchmark.BODY.replace("bench-model", "test-model"));
+        var exchange = new DefaultServerWebExchange(request, new MockServerHttpResponse(),
+                DecisionPathBenchmark.SESSIONS, DecisionPathBenchmark.CODECS, DecisionPathBenchmark.LOCALES);
+        pipeline.filter(exchange, e -> reactor.core.publisher.Mono.empty()).block();
+        assertThat(exchange.getResponse().getStatusCode()).isNull();
     }
 
     /** The maps with everything they hold (not the cache's shared machinery), less the clock every entry refers to. */
