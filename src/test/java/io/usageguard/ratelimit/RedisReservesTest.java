@@ -248,6 +248,29 @@ class RedisReservesTest {
     }
 
     @Test
+    void aReloadGivesTheOldReserveBackAndTheCountCarriesOver() throws Exception {
+        RedisLimitStore store = replica(0.5);
+        ResolvedLimits before = daily(30_000, 30_000, null);
+        String base = base();
+        for (int i = 0; i < 500; i++) {
+            admit(store, before, base, 1).finish(new TokenUsage(0, 1, true), true);
+        }
+        flushed(store);
+        assertThat(reserved(store, base + "req")).isPositive();
+        // version 2 raises the daily limit to 40 000: the 500 used stay used (bucket4j's additive inheritance)
+        ResolvedLimits after = ResolvedLimits.merge("T", LimitMode.ENFORCE, 2,
+                new LimitSet(null, null, 40_000L, null, 30_000L, null, null, null, null, null), null, null);
+        Admission first = admit(store, after, base, 1);
+        assertThat(first.refused()).isFalse();
+        assertThat(first.uses[0].reserved).as("the old reserve is not used under the new configuration").isFalse();
+        first.finish(new TokenUsage(0, 1, true), true);
+        flushed(store);
+        RedisReserves.Bucket now = store.reserves.buckets.get(base + "req");
+        assertThat(now == null || now.version == 2).isTrue();
+        assertThat(inRedis(store, after, base + "req", 0) + reserved(store, base + "req")).isEqualTo(40_000 - 501);
+    }
+
+    @Test
     void smallLimitsAreNeverTakenAhead() throws Exception {
         RedisLimitStore store = replica(0.01);
         // 1 % of 60 requests and of 5 slots is less than one: every request is asked of Redis, as without reserves
