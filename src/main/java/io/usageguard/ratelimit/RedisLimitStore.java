@@ -133,15 +133,30 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
         renewer.scheduleWithFixedDelay(this::renew, period, period, TimeUnit.MILLISECONDS);
         this.reserves = new RedisReserves(reserveShare, reserveAhead, time, new RedisReserves.Calls() {
             @Override
-            public CompletableFuture<long[]> admit(String leaseId, long version, Admission.Use[] uses, long[] amounts,
-                                                   Admission.LeaseGroup[] groups) {
-                return call(ADMIT, ALL_OR_NONE, version, leaseId, uses, amounts, groups);
+            public CompletableFuture<BucketResult> consume(String key, BucketSpec spec, long version, long amount) {
+                return RedisLimitStore.this.consume(key, spec, version, amount);
             }
 
             @Override
-            public void settle(String leaseId, long version, Admission.Use[] uses, long[] amounts,
-                               Admission.LeaseGroup[] groups) {
-                call(SETTLE, 0, version, leaseId, uses, amounts, groups);
+            public void refund(String key, BucketSpec spec, long version, long amount) {
+                RedisLimitStore.this.refund(key, spec, version, amount);
+            }
+
+            @Override
+            public CompletableFuture<Boolean> takeSlot(String[] keys, int[] limits, String slot) {
+                // like acquire, but not registered for renewal by its keys: the reserve renews its slots itself
+                Admission.LeaseGroup[] group = {new Admission.LeaseGroup(keys, limits, null)};
+                return call(ADMIT, ALL_OR_NONE, 0, slot, NO_USES, NO_AMOUNTS, group).thenApply(r -> {
+                    apply(r, NO_USES, group, null);
+                    return group[0].held;
+                });
+            }
+
+            @Override
+            public void freeSlot(String[] keys, String slot) {
+                // like release, but leaves the lease registry alone (a request's lease may share the keys array)
+                call(SETTLE, 0, 0, slot, NO_USES, NO_AMOUNTS,
+                        new Admission.LeaseGroup[]{new Admission.LeaseGroup(keys, new int[keys.length], null)});
             }
         }, "rs-" + Long.toString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 1, 36));
         if (reserves.enabled()) {
@@ -216,7 +231,7 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
                 .thenAccept(r -> apply(r, uses, groups, leaseId));
     }
 
-    /** The script's answer into the uses' results and the groups' state. */
+    /** The script's answer into the uses' results and the groups' state; held leases are renewed when {@code leaseId} is given. */
     private void apply(long[] r, Admission.Use[] uses, Admission.LeaseGroup[] groups, String leaseId) {
         int full = (int) r[0];
         boolean held = r[1] == 1;
@@ -237,7 +252,7 @@ public final class RedisLimitStore implements LimitStore, AutoCloseable {
         for (Admission.LeaseGroup g : groups) {
             g.refused = full >= offset && full < offset + g.keys().length ? full - offset : -1;
             g.held = held;
-            if (held) {
+            if (held && leaseId != null) {
                 leases.put(g.keys(), leaseId);
             }
             offset += g.keys().length;

@@ -34,19 +34,20 @@ import io.github.bucket4j.TimeMeter;
  */
 final class RedisReserves {
 
-    /** How the reserves reach Redis: the store's batched script calls. */
+    /** How the reserves reach Redis: the store's own operations, in its batched script calls. */
     interface Calls {
-        /** Admit all or none (the script's 'a'); the answer as {@link RedisLimitStore} documents it. */
-        CompletableFuture<long[]> admit(String leaseId, long version, Admission.Use[] uses, long[] amounts,
-                                        Admission.LeaseGroup[] groups);
+        /** {@link LimitStore#consume}: takes {@code amount} ahead, all or nothing. */
+        CompletableFuture<LimitStore.BucketResult> consume(String key, BucketSpec spec, long version, long amount);
 
-        /** Give back tokens and free slots (the script's 's'), fire and forget. */
-        void settle(String leaseId, long version, Admission.Use[] uses, long[] amounts, Admission.LeaseGroup[] groups);
+        /** {@link LimitStore#refund}: gives tokens back. Fire and forget. */
+        void refund(String key, BucketSpec spec, long version, long amount);
+
+        /** Takes one slot in every counter of a group, all or none, under the lease id {@code slot}; true when taken. */
+        CompletableFuture<Boolean> takeSlot(String[] keys, int[] limits, String slot);
+
+        /** Frees a slot taken by {@link #takeSlot}. Fire and forget. */
+        void freeSlot(String[] keys, String slot);
     }
-
-    private static final Admission.Use[] NO_USES = {};
-    private static final long[] NO_AMOUNTS = {};
-    private static final Admission.LeaseGroup[] NO_GROUPS = {};
 
     private final double share;
     private final long aheadNanos;
@@ -131,13 +132,13 @@ final class RedisReserves {
                 continue;
             }
             GroupKey key = new GroupKey(g.keys());
-            Pool p = pools.computeIfAbsent(key, k -> new Pool(k, g.limits.clone(), g.scopes, now));
+            Pool p = pools.computeIfAbsent(key, k -> new Pool(k, g.limits.clone(), now));
             if (!Arrays.equals(p.limits, g.limits)) {
                 // the limits changed (a reload, or the key's throttle): a new pool; the old one's free slots are freed
                 if (pools.remove(key, p)) {
                     free(p, p.drain());
                 }
-                Pool fresh = new Pool(key, g.limits.clone(), g.scopes, now);
+                Pool fresh = new Pool(key, g.limits.clone(), now);
                 p = pools.computeIfAbsent(key, k -> fresh);
                 if (!Arrays.equals(p.limits, g.limits)) {
                     continue;
@@ -188,27 +189,21 @@ final class RedisReserves {
     }
 
     private void fetch(Bucket b, long extra) {
-        Admission.Use use = new Admission.Use(b.spec, b.key, extra);
-        calls.admit("-", b.version, new Admission.Use[]{use}, new long[]{extra}, NO_GROUPS)
-                .whenComplete((r, e) -> {
-                    boolean taken = e == null && r != null && r.length >= 4 && r[2] == 1;
-                    long[] available = taken ? Arrays.copyOfRange(r, 4, Math.min(r.length, 4 + b.spec.windows().length)) : null;
-                    if (!b.fetched(taken ? extra : 0, available)) {
-                        giveBack(b.key, b.spec, b.version, extra); // it was closed meanwhile
-                    }
-                });
+        calls.consume(b.key, b.spec, b.version, extra).whenComplete((r, e) -> {
+            boolean taken = e == null && r.consumed();
+            if (!b.fetched(taken ? extra : 0, taken ? r.available() : null) && taken) {
+                calls.refund(b.key, b.spec, b.version, extra); // it was closed meanwhile
+            }
+        });
     }
 
     private void fetch(Pool p) {
         String slot = replica + ":r" + slotNumbers.incrementAndGet();
-        Admission.LeaseGroup g = new Admission.LeaseGroup(p.key.keys, p.limits, p.scopes);
-        calls.admit(slot, 0, NO_USES, NO_AMOUNTS, new Admission.LeaseGroup[]{g})
-                .whenComplete((r, e) -> {
-                    boolean taken = e == null && r != null && r.length >= 2 && r[1] == 1;
-                    if (!p.fetched(taken ? slot : null)) {
-                        free(p, List.of(slot));
-                    }
-                });
+        calls.takeSlot(p.key.keys, p.limits, slot).whenComplete((taken, e) -> {
+            if (!p.fetched(e == null && taken ? slot : null)) {
+                calls.freeSlot(p.key.keys, slot);
+            }
+        });
     }
 
     // ----- the end of a request -----
@@ -292,21 +287,13 @@ final class RedisReserves {
     private void giveBack(Bucket b) {
         long tokens = b.close();
         if (tokens > 0) {
-            giveBack(b.key, b.spec, b.version, tokens);
+            calls.refund(b.key, b.spec, b.version, tokens);
         }
-    }
-
-    private void giveBack(String key, BucketSpec spec, long version, long tokens) {
-        calls.settle("-", version, new Admission.Use[]{new Admission.Use(spec, key, tokens)}, new long[]{tokens}, NO_GROUPS);
     }
 
     private void free(Pool p, List<String> slots) {
-        if (slots.isEmpty()) {
-            return;
-        }
         for (String slot : slots) {
-            Admission.LeaseGroup g = new Admission.LeaseGroup(p.key.keys, p.limits, p.scopes);
-            calls.settle(slot, 0, NO_USES, NO_AMOUNTS, new Admission.LeaseGroup[]{g});
+            calls.freeSlot(p.key.keys, slot);
         }
     }
 
@@ -454,7 +441,6 @@ final class RedisReserves {
     static final class Pool {
         final GroupKey key;
         final int[] limits;
-        final Scope[] scopes;
         private final ArrayDeque<String> free = new ArrayDeque<>();
         private final Set<String> all = new HashSet<>();
         private int fetching;
@@ -466,10 +452,9 @@ final class RedisReserves {
         private int demand;
         private long since;
 
-        Pool(GroupKey key, int[] limits, Scope[] scopes, long now) {
+        Pool(GroupKey key, int[] limits, long now) {
             this.key = key;
             this.limits = limits;
-            this.scopes = scopes;
             this.periodStart = now;
             this.since = now;
             this.lastUse = now;

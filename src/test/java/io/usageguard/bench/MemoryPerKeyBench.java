@@ -38,17 +38,13 @@ class MemoryPerKeyBench {
     void bytesPerActiveKey() throws Exception {
         System.setProperty("jol.magicFieldOffset", "true"); // JDK-internal classes inside the caches
         try (StubInferenceServer backend = StubInferenceServer.start();
-             GatewayInstance g = BenchConfig.generousLimits(GatewayInstance.builder(backend.uri()))
+             GatewayInstance g = withKeyCaps(BenchConfig.generousLimits(GatewayInstance.builder(backend.uri())))
                      .property("usage-guard.tiers.L1.rph", 1_000_000_000L)
                      .property("usage-guard.tiers.L1.rpd", 1_000_000_000L)
                      .property("usage-guard.tiers.L1.tpd", 1_000_000_000_000L)
                      .property("usage-guard.tiers.L1.ipm", 1_000_000L)
                      .property("usage-guard.tiers.L1.ipd", 1_000_000L)
-                     .property("usage-guard.tiers.L1.per-key.rpm", 1_000_000_000L)
-                     .property("usage-guard.tiers.L1.per-key.tpm", 10_000_000_000L)
-                     .property("usage-guard.tiers.L1.per-key.concurrency", 100_000)
-                     .property("usage-guard.auth-failures.max", 1_000_000)
-                     .property("logging.level.root", "WARN").start()) {
+                     .start()) {
             GuardPipeline pipeline = g.bean(GuardPipeline.class);
             Object store = field(g.bean(LimitStores.class), "primary");
             Object shared = field(store, "time"); // the clock every bucket refers to: not per key
@@ -94,16 +90,12 @@ class MemoryPerKeyBench {
         System.setProperty("jol.magicFieldOffset", "true");
         int keysN = 500;
         try (StubInferenceServer backend = StubInferenceServer.start();
-             GatewayInstance g = BenchConfig.generousLimits(GatewayInstance.builder(backend.uri()))
+             GatewayInstance g = withKeyCaps(BenchConfig.generousLimits(GatewayInstance.builder(backend.uri())))
                      .property("usage-guard.state.store", "redis")
                      .property("usage-guard.state.redis.key-prefix", "ugmem-" + System.nanoTime() + ":")
                      // idle time 10 x ahead: nothing goes back before it is measured (the size does not depend on it)
                      .property("usage-guard.state.redis.reserve-ahead", "10s")
-                     .property("usage-guard.tiers.L1.per-key.rpm", 1_000_000_000L)
-                     .property("usage-guard.tiers.L1.per-key.tpm", 10_000_000_000L)
-                     .property("usage-guard.tiers.L1.per-key.concurrency", 100_000)
-                     .property("usage-guard.auth-failures.max", 1_000_000)
-                     .property("logging.level.root", "WARN").start()) {
+                     .start()) {
             GuardPipeline pipeline = g.bean(GuardPipeline.class);
             Object reserves = field(field(g.bean(LimitStores.class), "primary"), "reserves");
             java.util.Map<?, ?> buckets = (java.util.Map<?, ?>) field(reserves, "buckets");
@@ -138,6 +130,15 @@ class MemoryPerKeyBench {
                             + " (%d specs shared; %d keys still busy)%n", bucketsPerKey * perBucket + perPool, bucketsPerKey,
                     perBucket, perPool, specs.size(), accountsSeen.size());
         }
+    }
+
+    /** Every key capped too (per-key windows and concurrency), no auth-failure limit in the way, quiet logs. */
+    private static GatewayInstance.Builder withKeyCaps(GatewayInstance.Builder b) {
+        return b.property("usage-guard.tiers.L1.per-key.rpm", 1_000_000_000L)
+                .property("usage-guard.tiers.L1.per-key.tpm", 10_000_000_000L)
+                .property("usage-guard.tiers.L1.per-key.concurrency", 100_000)
+                .property("usage-guard.auth-failures.max", 1_000_000)
+                .property("logging.level.root", "WARN");
     }
 
     /** One chat request through the real pipeline, up to the backend call: it must pass every restriction. */

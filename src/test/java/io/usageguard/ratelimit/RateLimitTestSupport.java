@@ -2,12 +2,16 @@ package io.usageguard.ratelimit;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
 
 import io.usageguard.testsupport.GatewayInstance;
 import org.springframework.http.MediaType;
 import org.springframework.test.web.reactive.server.EntityExchangeResult;
+import org.springframework.web.reactive.function.client.WebClient;
+import reactor.core.publisher.Flux;
 
 /** Small helpers shared by the rate limit tests. */
 final class RateLimitTestSupport {
@@ -41,6 +45,30 @@ final class RateLimitTestSupport {
                 .contentType(MediaType.APPLICATION_JSON)
                 .bodyValue("{\"model\":\"" + model + "\",\"prompt\":\"a cat\",\"n\":" + n + "}")
                 .exchange().expectBody(String.class).returnResult();
+    }
+
+    /**
+     * {@code n} chat requests with the key, {@code concurrency} at a time, sent to the gateways in
+     * turn over real connections; how many got each status.
+     */
+    static Map<Integer, Integer> burst(List<GatewayInstance> gateways, String key, int n, int concurrency) {
+        List<WebClient> clients = gateways.stream().map(g -> WebClient.create("http://127.0.0.1:" + g.apiPort())).toList();
+        Map<Integer, Integer> statuses = new TreeMap<>();
+        Flux.range(0, n).flatMap(i -> clients.get(i % clients.size()).post().uri("/v1/chat/completions")
+                        .header("Authorization", "Bearer " + key).contentType(MediaType.APPLICATION_JSON)
+                        .bodyValue("{\"model\":\"test-model\",\"max_tokens\":5,\"messages\":[]}")
+                        .exchangeToMono(res -> res.releaseBody().thenReturn(res.statusCode().value())), concurrency)
+                .collectList().block(Duration.ofSeconds(120))
+                .forEach(s -> statuses.merge(s, 1, Integer::sum));
+        return statuses;
+    }
+
+    /** The statuses of a {@link #burst} other than 200 and 429. */
+    static Map<Integer, Integer> unexpected(Map<Integer, Integer> statuses) {
+        Map<Integer, Integer> other = new TreeMap<>(statuses);
+        other.remove(200);
+        other.remove(429);
+        return other;
     }
 
     static String header(EntityExchangeResult<?> r, String name) {

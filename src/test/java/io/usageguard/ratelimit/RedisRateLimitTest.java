@@ -1,10 +1,12 @@
 package io.usageguard.ratelimit;
 
 import static io.usageguard.ratelimit.RateLimitTestSupport.await;
+import static io.usageguard.ratelimit.RateLimitTestSupport.burst;
 import static io.usageguard.ratelimit.RateLimitTestSupport.chat;
 import static io.usageguard.ratelimit.RateLimitTestSupport.header;
 import static io.usageguard.ratelimit.RateLimitTestSupport.metric;
 import static io.usageguard.ratelimit.RateLimitTestSupport.tier;
+import static io.usageguard.ratelimit.RateLimitTestSupport.unexpected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
@@ -13,7 +15,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.lettuce.core.RedisClient;
@@ -35,7 +36,6 @@ import org.springframework.http.MediaType;
 import org.springframework.test.web.reactive.server.EntityExchangeResult;
 import org.springframework.web.reactive.function.client.WebClient;
 import reactor.core.Disposable;
-import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
@@ -148,28 +148,11 @@ class RedisRateLimitTest {
     void aConcurrentBurstOnTwoReplicasAdmitsAtMostTheLimit() {
         String account = account(a, "BURST");
         String key = a.issueKey(account).key();
-        AtomicInteger ok = new AtomicInteger();
-        AtomicInteger refused = new AtomicInteger();
-        Map<Integer, AtomicInteger> other = new ConcurrentHashMap<>();
-        List<WebClient> clients = List.of(WebClient.create("http://127.0.0.1:" + a.apiPort()),
-                WebClient.create("http://127.0.0.1:" + b.apiPort()));
-        Flux.range(0, 300).flatMap(i -> clients.get(i % 2).post().uri("/v1/chat/completions")
-                        .header("Authorization", "Bearer " + key).contentType(MediaType.APPLICATION_JSON)
-                        .bodyValue("{\"model\":\"test-model\",\"max_tokens\":5,\"messages\":[]}")
-                        .exchangeToMono(res -> res.releaseBody().thenReturn(res.statusCode().value())), 64)
-                .doOnNext(s -> {
-                    if (s == 200) {
-                        ok.incrementAndGet();
-                    } else if (s == 429) {
-                        refused.incrementAndGet();
-                    } else {
-                        other.computeIfAbsent(s, x -> new AtomicInteger()).incrementAndGet();
-                    }
-                })
-                .blockLast(Duration.ofSeconds(120));
-        assertThat(other).as("statuses other than 200 and 429").isEmpty();
-        assertThat(ok.get()).isLessThanOrEqualTo(101).isGreaterThanOrEqualTo(95);
-        assertThat(ok.get() + refused.get()).isEqualTo(300);
+        Map<Integer, Integer> statuses = burst(List.of(a, b), key, 300, 64);
+        assertThat(unexpected(statuses)).as("statuses other than 200 and 429").isEmpty();
+        int ok = statuses.getOrDefault(200, 0);
+        assertThat(ok).isLessThanOrEqualTo(101).isGreaterThanOrEqualTo(95);
+        assertThat(ok + statuses.getOrDefault(429, 0)).isEqualTo(300);
         assertThat(metric(a, "usage_guard_state_store_errors_total{store=\"redis\"}")
                 + metric(b, "usage_guard_state_store_errors_total{store=\"redis\"}")).isZero();
     }

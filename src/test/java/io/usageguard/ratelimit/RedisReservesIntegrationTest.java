@@ -1,8 +1,10 @@
 package io.usageguard.ratelimit;
 
+import static io.usageguard.ratelimit.RateLimitTestSupport.burst;
 import static io.usageguard.ratelimit.RateLimitTestSupport.chat;
 import static io.usageguard.ratelimit.RateLimitTestSupport.header;
 import static io.usageguard.ratelimit.RateLimitTestSupport.tier;
+import static io.usageguard.ratelimit.RateLimitTestSupport.unexpected;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
@@ -10,7 +12,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.usageguard.demo.StubInferenceServer;
@@ -22,10 +23,7 @@ import io.usageguard.testsupport.Registries;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.springframework.http.MediaType;
 import org.springframework.test.web.reactive.server.EntityExchangeResult;
-import org.springframework.web.reactive.function.client.WebClient;
-import reactor.core.publisher.Flux;
 
 /**
  * Reserves taken ahead ({@link RedisReserves}) in the running application: two gateways sharing a
@@ -107,23 +105,9 @@ class RedisReservesIntegrationTest {
     @Test
     void aBurstOnTwoReplicasNeverPassesTheLimitAndTheWholeLimitIsAdmittedOnceReservesGoBack() {
         String key = key("DAY400");
-        AtomicInteger ok = new AtomicInteger();
-        Map<Integer, AtomicInteger> other = new ConcurrentHashMap<>();
-        List<WebClient> clients = List.of(WebClient.create("http://127.0.0.1:" + a.apiPort()),
-                WebClient.create("http://127.0.0.1:" + b.apiPort()));
-        Flux.range(0, 600).flatMap(i -> clients.get(i % 2).post().uri("/v1/chat/completions")
-                        .header("Authorization", "Bearer " + key).contentType(MediaType.APPLICATION_JSON)
-                        .bodyValue("{\"model\":\"test-model\",\"max_tokens\":5,\"messages\":[]}")
-                        .exchangeToMono(res -> res.releaseBody().thenReturn(res.statusCode().value())), 64)
-                .doOnNext(s -> {
-                    if (s == 200) {
-                        ok.incrementAndGet();
-                    } else if (s != 429) {
-                        other.computeIfAbsent(s, x -> new AtomicInteger()).incrementAndGet();
-                    }
-                })
-                .blockLast(Duration.ofSeconds(120));
-        assertThat(other).as("statuses other than 200 and 429").isEmpty();
+        Map<Integer, Integer> statuses = burst(List.of(a, b), key, 600, 64);
+        assertThat(unexpected(statuses)).as("statuses other than 200 and 429").isEmpty();
+        AtomicInteger ok = new AtomicInteger(statuses.getOrDefault(200, 0));
         assertThat(ok.get()).as("never past the limit").isLessThanOrEqualTo(400)
                 .as("short of it by at most what the two replicas may hold ahead (10 %% each)").isGreaterThanOrEqualTo(320);
         // a second and a half later (no refill of a daily 400 in that time) the reserves have gone back
