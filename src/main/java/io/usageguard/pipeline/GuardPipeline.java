@@ -2,6 +2,7 @@ package io.usageguard.pipeline;
 
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.usageguard.account.AccountPolicyFilter;
 import io.usageguard.authlimit.AuthFailureFilter;
@@ -19,12 +20,14 @@ import io.usageguard.usage.UsageFilter;
 import io.usageguard.sharing.KeySharingFilter;
 import io.usageguard.shedding.LoadSheddingFilter;
 import io.usageguard.verification.VerificationFilter;
+import org.reactivestreams.Subscription;
 import org.springframework.core.Ordered;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.stereotype.Component;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebFilter;
 import org.springframework.web.server.WebFilterChain;
+import reactor.core.CoreSubscriber;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.SignalType;
 
@@ -93,12 +96,119 @@ public class GuardPipeline implements WebFilter, Ordered {
         exchange.getResponse().getHeaders().set(REQUEST_ID_HEADER, requestId);
         GuardContext ctx = new GuardContext(exchange, requestId, System.nanoTime());
         exchange.getAttributes().put(GuardContext.ATTR, ctx);
-        return new Chain(chain).next(ctx)
-                .onErrorResume(e -> refuse(ctx, loadShedding.translate(ctx, e)))
-                .doFinally(signal -> {
-                    ctx.ended(signal);
-                    complete(ctx, signal == SignalType.CANCEL || ctx.isClientCancelled());
-                });
+        return new Guarded(ctx, new Chain(chain));
+    }
+
+    /**
+     * The guards and everything after them, in one operator: a failure anywhere becomes the
+     * contract's JSON answer, and when the request is over (answered, failed or cancelled) its end
+     * hooks and observers run, once. It is {@code onErrorResume(refuse).doFinally(end)} without the
+     * two subscribers per request; like {@code doFinally}, the end runs after the signal went on.
+     */
+    private final class Guarded extends Mono<Void> {
+
+        private final GuardContext ctx;
+        private final Chain chain;
+
+        Guarded(GuardContext ctx, Chain chain) {
+            this.ctx = ctx;
+            this.chain = chain;
+        }
+
+        @Override
+        public void subscribe(CoreSubscriber<? super Void> actual) {
+            Run run = new Run(actual, ctx);
+            actual.onSubscribe(run);
+            Mono<Void> guarded;
+            try {
+                guarded = chain.next(ctx);
+            } catch (Throwable e) {
+                run.onError(e);
+                return;
+            }
+            guarded.subscribe(run);
+        }
+    }
+
+    private final class Run implements CoreSubscriber<Void>, Subscription {
+
+        private final CoreSubscriber<? super Void> actual;
+        private final GuardContext ctx;
+        private final AtomicBoolean ended = new AtomicBoolean();
+        private volatile Subscription upstream;
+        private volatile boolean cancelled;
+        private boolean refusing;
+
+        Run(CoreSubscriber<? super Void> actual, GuardContext ctx) {
+            this.actual = actual;
+            this.ctx = ctx;
+        }
+
+        @Override
+        public reactor.util.context.Context currentContext() {
+            return actual.currentContext();
+        }
+
+        @Override
+        public void onSubscribe(Subscription s) {
+            upstream = s; // the guarded chain's, then the refusal's
+            if (cancelled) {
+                s.cancel();
+            } else {
+                s.request(Long.MAX_VALUE);
+            }
+        }
+
+        @Override
+        public void onNext(Void unused) {
+        }
+
+        @Override
+        public void onError(Throwable e) {
+            if (refusing || cancelled) {
+                actual.onError(e);
+                end(SignalType.ON_ERROR);
+                return;
+            }
+            refusing = true;
+            Mono<Void> refusal;
+            try {
+                refusal = refuse(ctx, loadShedding.translate(ctx, e));
+            } catch (Throwable t) {
+                actual.onError(t);
+                end(SignalType.ON_ERROR);
+                return;
+            }
+            refusal.subscribe(this);
+        }
+
+        @Override
+        public void onComplete() {
+            actual.onComplete();
+            end(SignalType.ON_COMPLETE);
+        }
+
+        @Override
+        public void request(long n) {
+            // nothing to emit but the end
+        }
+
+        @Override
+        public void cancel() {
+            cancelled = true;
+            Subscription s = upstream;
+            if (s != null) {
+                s.cancel();
+            }
+            end(SignalType.CANCEL);
+        }
+
+        private void end(SignalType signal) {
+            if (ended.compareAndSet(false, true)) {
+                ctx.ended(signal);
+                complete(ctx, signal == SignalType.CANCEL || ctx.isClientCancelled());
+            }
+        }
     }
 
     /** Every failure leaves here as the contract's JSON, so observers see the final status and code. */
