@@ -25,18 +25,18 @@ public class GatewayRoutesConfiguration {
             if (backend.uri() == null || backend.uri().isBlank()) {
                 throw new IllegalStateException("usage-guard.backends." + id + ".uri is not set");
             }
+            // the backend chosen by the guards: only ever set on a POST to /v1/... (RequestBodyFilter reads
+            // those alone), so no path predicate, whose matching and template variables cost per request
             routes.route(id, r -> r
-                    .path("/v1/**")
-                    .and().predicate(exchange -> id.equals(exchange.getAttribute(ModelRoutingFilter.BACKEND_ATTR)))
+                    .predicate(exchange -> id.equals(exchange.getAttribute(ModelRoutingFilter.BACKEND_ATTR)))
                     .filters(f -> {
                         if (backend.apiKey() != null && !backend.apiKey().isBlank()) {
                             f.setRequestHeader(HttpHeaders.AUTHORIZATION, "Bearer " + backend.apiKey());
                         }
                         return f;
                     })
-                    // SCG's wait for response headers; the exact per-call timeouts are BackendProtectionFilter's
-                    .metadata("response-timeout", Math.max(backend.timeout().toMillis(),
-                            backend.firstByteTimeout().toMillis()))
+                    // no SCG response-timeout: BackendProtectionFilter's timer always fires first, and a
+                    // second timer per request (Reactor's timer pool, three operators) would never act
                     .uri(backend.uri()));
         }
         return routes.build();
