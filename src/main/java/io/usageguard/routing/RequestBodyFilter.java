@@ -41,11 +41,10 @@ public class RequestBodyFilter implements GuardFilter {
         if (declared > maxBytes) {
             return Mono.error(tooLarge);
         }
-        return BodyReader.read(request.getBody(), maxBytes, declared, tooLarge)
-                .flatMap(bytes -> {
-                    // replayed to the backend by ForwardedRequest, built once every guard has passed
-                    ctx.inference(parser.parse(bytes));
-                    return chain.next(ctx);
-                });
+        return BodyReader.read(request.getBody(), maxBytes, declared, tooLarge, bytes -> {
+            // replayed to the backend by ForwardedRequest, built once every guard has passed
+            ctx.inference(parser.parse(bytes));
+            return chain.next(ctx);
+        });
     }
 }

@@ -3,6 +3,7 @@ package io.usageguard.routing;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.netty.buffer.PooledByteBufAllocator;
 import org.junit.jupiter.api.Test;
@@ -10,6 +11,7 @@ import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.NettyDataBufferFactory;
 import org.springframework.core.io.buffer.PooledDataBuffer;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -28,6 +30,15 @@ class BodyReaderTest {
         return b;
     }
 
+    /** The bytes the reader hands on (the rest of the chain here only keeps them). */
+    private static Mono<byte[]> read(Flux<DataBuffer> body, int maxBytes, long declared, RuntimeException tooLarge) {
+        AtomicReference<byte[]> read = new AtomicReference<>();
+        return BodyReader.read(body, maxBytes, declared, tooLarge, bytes -> {
+            read.set(bytes);
+            return Mono.empty();
+        }).then(Mono.fromSupplier(read::get));
+    }
+
     private void assertAllReleased() {
         for (DataBuffer b : handedOut) {
             assertThat(((PooledDataBuffer) b).isAllocated()).as("buffer released").isFalse();
@@ -37,7 +48,7 @@ class BodyReaderTest {
     @Test
     void joinsChunksInOrderWhateverTheDeclaredLength() {
         for (long declared : new long[]{-1, 3, 11, 100}) {
-            byte[] body = BodyReader.read(Flux.just(chunk("hello"), chunk(", "), chunk("world")), 1024, declared, TOO_LARGE)
+            byte[] body = read(Flux.just(chunk("hello"), chunk(", "), chunk("world")), 1024, declared, TOO_LARGE)
                     .block();
             assertThat(new String(body, StandardCharsets.UTF_8)).isEqualTo("hello, world");
         }
@@ -46,7 +57,7 @@ class BodyReaderTest {
 
     @Test
     void noBodyIsAnEmptyArray() {
-        assertThat(BodyReader.read(Flux.empty(), 1024, -1, TOO_LARGE).block()).isEmpty();
+        assertThat(read(Flux.empty(), 1024, -1, TOO_LARGE).block()).isEmpty();
     }
 
     @Test
@@ -54,10 +65,38 @@ class BodyReaderTest {
         List<String> requested = new ArrayList<>();
         Flux<DataBuffer> body = Flux.just("12345", "67890", "never read").map(this::chunk)
                 .doOnNext(b -> requested.add(b.toString(StandardCharsets.UTF_8)));
-        assertThatThrownBy(() -> BodyReader.read(body, 8, -1, TOO_LARGE).block()).isSameAs(TOO_LARGE);
+        assertThatThrownBy(() -> read(body, 8, -1, TOO_LARGE).block()).isSameAs(TOO_LARGE);
         assertThat(requested).containsExactly("12345", "67890"); // cancelled at the chunk that passed the cap
         assertAllReleased();
         // exactly at the cap is fine
-        assertThat(BodyReader.read(Flux.just(chunk("1234"), chunk("5678")), 8, 8, TOO_LARGE).block()).hasSize(8);
+        assertThat(read(Flux.just(chunk("1234"), chunk("5678")), 8, 8, TOO_LARGE).block()).hasSize(8);
+    }
+
+    @Test
+    void theRestRunsOnceWithTheBodyAndItsEndIsTheEnd() {
+        RuntimeException refused = new IllegalStateException("refused by a later guard");
+        List<String> seen = new ArrayList<>();
+        assertThatThrownBy(() -> BodyReader.read(Flux.just(chunk("{}")), 1024, -1, TOO_LARGE, bytes -> {
+            seen.add(new String(bytes, StandardCharsets.UTF_8));
+            return Mono.error(refused);
+        }).block()).isSameAs(refused);
+        assertThat(seen).containsExactly("{}");
+        assertAllReleased();
+    }
+
+    @Test
+    void aClientGoneWhileTheBodyArrivesCancelsItAndTheRestNeverRuns() {
+        java.util.concurrent.atomic.AtomicBoolean bodyCancelled = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicBoolean restRan = new java.util.concurrent.atomic.AtomicBoolean();
+        Flux<DataBuffer> body = Flux.concat(Flux.just(chunk("half a bo")), Flux.<DataBuffer>never())
+                .doOnCancel(() -> bodyCancelled.set(true));
+        reactor.core.Disposable request = BodyReader.read(body, 1024, -1, TOO_LARGE, bytes -> {
+            restRan.set(true);
+            return Mono.empty();
+        }).subscribe();
+        request.dispose();
+        assertThat(bodyCancelled).isTrue();
+        assertThat(restRan).isFalse();
+        assertAllReleased();
     }
 }
