@@ -64,21 +64,23 @@ public final class LocalLimitStore implements LimitStore {
 
     @Override
     public CompletableFuture<BucketResult> consume(String key, BucketSpec spec, long version, long amount) {
-        return CompletableFuture.completedFuture(consumeIn(group(key, spec.unit()), spec, version, amount));
+        return CompletableFuture.completedFuture(consumeIn(group(key, spec.unit()), spec, version, amount,
+                time.currentTimeNanos()));
     }
 
-    private BucketResult consumeIn(Object group, BucketSpec spec, long version, long amount) {
-        return inBucket(group, spec, version, amount, GreedyBucket::tryConsume);
+    private BucketResult consumeIn(Object group, BucketSpec spec, long version, long amount, long now) {
+        return inBucket(group, spec, version, amount, now, GreedyBucket::tryConsume);
     }
 
     @Override
     public void refund(String key, BucketSpec spec, long version, long amount) {
-        adjust(group(key, spec.unit()), spec, version, amount, GreedyBucket::addTokens);
+        adjust(group(key, spec.unit()), spec, version, amount, time.currentTimeNanos(), GreedyBucket::addTokens);
     }
 
     @Override
     public void charge(String key, BucketSpec spec, long version, long amount) {
-        adjust(group(key, spec.unit()), spec, version, amount, GreedyBucket::consumeAsMuchAsPossible);
+        adjust(group(key, spec.unit()), spec, version, amount, time.currentTimeNanos(),
+                GreedyBucket::consumeAsMuchAsPossible);
     }
 
     /**
@@ -89,9 +91,10 @@ public final class LocalLimitStore implements LimitStore {
     @Override
     public CompletableFuture<Void> admit(Admission a) {
         long version = a.limits.version();
+        long now = time.currentTimeNanos(); // one reading for all of a request's buckets
         for (Admission.Use use : a.uses) {
             if (use.result == null) {
-                use.result = consumeIn(group(use), use.spec, version, use.amount);
+                use.result = consumeIn(group(use), use.spec, version, use.amount, now);
             }
         }
         for (Admission.LeaseGroup g : a.groups) {
@@ -116,12 +119,16 @@ public final class LocalLimitStore implements LimitStore {
             }
         }
         long version = a.limits.version();
+        long now = Long.MIN_VALUE;
         for (int i = 0; i < a.uses.length; i++) {
             Admission.Use use = a.uses[i];
+            if (deltas[i] != 0 && now == Long.MIN_VALUE) {
+                now = time.currentTimeNanos(); // one reading for all of a request's buckets
+            }
             if (deltas[i] > 0) {
-                adjust(group(use), use.spec, version, deltas[i], GreedyBucket::addTokens);
+                adjust(group(use), use.spec, version, deltas[i], now, GreedyBucket::addTokens);
             } else if (deltas[i] < 0) {
-                adjust(group(use), use.spec, version, -deltas[i], GreedyBucket::consumeAsMuchAsPossible);
+                adjust(group(use), use.spec, version, -deltas[i], now, GreedyBucket::consumeAsMuchAsPossible);
             }
         }
     }
@@ -147,9 +154,9 @@ public final class LocalLimitStore implements LimitStore {
         void apply(long[] state, int offset, BucketSpec spec, long amount, long now);
     }
 
-    private void adjust(Object group, BucketSpec spec, long version, long amount, Adjustment adjustment) {
-        inBucket(group, spec, version, amount, (state, off, s, n, now) -> {
-            adjustment.apply(state, off, s, n, now);
+    private void adjust(Object group, BucketSpec spec, long version, long amount, long now, Adjustment adjustment) {
+        inBucket(group, spec, version, amount, now, (state, off, s, n, at) -> {
+            adjustment.apply(state, off, s, n, at);
             return null;
         });
     }
@@ -159,9 +166,8 @@ public final class LocalLimitStore implements LimitStore {
      * re-configured for a newer version, first); when that changed the entry's buckets, a read sets
      * its idle time from them as they are now.
      */
-    private <R> R inBucket(Object group, BucketSpec spec, long version, long amount, BucketOp<R> op) {
+    private <R> R inBucket(Object group, BucketSpec spec, long version, long amount, long now, BucketOp<R> op) {
         positive(amount);
-        long now = time.currentTimeNanos();
         Buckets b = buckets(group, spec, version, now);
         R result;
         boolean changed;
