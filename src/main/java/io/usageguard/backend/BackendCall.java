@@ -7,12 +7,12 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 import io.netty.channel.EventLoop;
+import io.usageguard.core.CompletionSubscriber;
 import io.usageguard.core.ErrorCode;
 import io.usageguard.core.GuardRejection;
 import io.usageguard.core.NativeRequests;
 import io.usageguard.pipeline.GuardContext;
 import io.usageguard.pipeline.GuardFilter.GuardChain;
-import org.reactivestreams.Subscription;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.web.server.ResponseStatusException;
@@ -22,7 +22,6 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Operators;
 import reactor.core.scheduler.Schedulers;
 import reactor.netty.Connection;
-import reactor.util.context.Context;
 
 /**
  * One call to a backend, from the last guard to the end of the answer, in a single operator: the
@@ -81,47 +80,22 @@ final class BackendCall extends Mono<Void> {
         return Schedulers.parallel().schedule(task, delay.toNanos(), TimeUnit.NANOSECONDS);
     }
 
-    static final class Call implements CoreSubscriber<Void>, Subscription, Runnable {
+    static final class Call extends CompletionSubscriber implements Runnable {
 
         private static final AtomicIntegerFieldUpdater<Call> DONE =
                 AtomicIntegerFieldUpdater.newUpdater(Call.class, "done");
 
-        private final CoreSubscriber<? super Void> actual;
         private final ServerHttpResponse response;
         private final BackendPool.Lease lease;
         private final boolean stream;
-        private volatile Subscription upstream;
         private volatile int done;
         volatile Disposable timer;
 
         Call(CoreSubscriber<? super Void> actual, ServerHttpResponse response, BackendPool.Lease lease, boolean stream) {
-            this.actual = actual;
+            super(actual);
             this.response = response;
             this.lease = lease;
             this.stream = stream;
-        }
-
-        @Override
-        public Context currentContext() {
-            return actual.currentContext();
-        }
-
-        @Override
-        public void onSubscribe(Subscription s) {
-            if (upstream != null) {
-                s.cancel();
-                return;
-            }
-            upstream = s;
-            if (done != 0) {
-                s.cancel(); // timed out or cancelled before the rest of the chain subscribed
-            } else {
-                s.request(Long.MAX_VALUE);
-            }
-        }
-
-        @Override
-        public void onNext(Void unused) {
         }
 
         @Override
@@ -164,11 +138,6 @@ final class BackendCall extends Mono<Void> {
             lease.release();
         }
 
-        @Override
-        public void request(long n) {
-            // nothing to emit but the end
-        }
-
         /** The timer fired. */
         @Override
         public void run() {
@@ -189,13 +158,6 @@ final class BackendCall extends Mono<Void> {
             Disposable t = timer;
             if (t != null) {
                 t.dispose();
-            }
-        }
-
-        private void cancelUpstream() {
-            Subscription s = upstream;
-            if (s != null) {
-                s.cancel();
             }
         }
 

@@ -8,6 +8,7 @@ import io.usageguard.account.AccountPolicyFilter;
 import io.usageguard.authlimit.AuthFailureFilter;
 import io.usageguard.backend.BackendProtectionFilter;
 import io.usageguard.clientip.ClientIpFilter;
+import io.usageguard.core.CompletionSubscriber;
 import io.usageguard.core.ErrorResponses;
 import io.usageguard.core.GuardRejection;
 import io.usageguard.core.JsonErrorWebExceptionHandler;
@@ -20,7 +21,6 @@ import io.usageguard.usage.UsageFilter;
 import io.usageguard.sharing.KeySharingFilter;
 import io.usageguard.shedding.LoadSheddingFilter;
 import io.usageguard.verification.VerificationFilter;
-import org.reactivestreams.Subscription;
 import org.springframework.core.Ordered;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.stereotype.Component;
@@ -130,42 +130,20 @@ public class GuardPipeline implements WebFilter, Ordered {
         }
     }
 
-    private final class Run implements CoreSubscriber<Void>, Subscription {
+    private final class Run extends CompletionSubscriber {
 
-        private final CoreSubscriber<? super Void> actual;
         private final GuardContext ctx;
         private final AtomicBoolean ended = new AtomicBoolean();
-        private volatile Subscription upstream;
-        private volatile boolean cancelled;
         private boolean refusing;
 
         Run(CoreSubscriber<? super Void> actual, GuardContext ctx) {
-            this.actual = actual;
+            super(actual);
             this.ctx = ctx;
         }
 
         @Override
-        public reactor.util.context.Context currentContext() {
-            return actual.currentContext();
-        }
-
-        @Override
-        public void onSubscribe(Subscription s) {
-            upstream = s; // the guarded chain's, then the refusal's
-            if (cancelled) {
-                s.cancel();
-            } else {
-                s.request(Long.MAX_VALUE);
-            }
-        }
-
-        @Override
-        public void onNext(Void unused) {
-        }
-
-        @Override
         public void onError(Throwable e) {
-            if (refusing || cancelled) {
+            if (refusing || isCancelled()) {
                 actual.onError(e);
                 end(SignalType.ON_ERROR);
                 return;
@@ -189,17 +167,8 @@ public class GuardPipeline implements WebFilter, Ordered {
         }
 
         @Override
-        public void request(long n) {
-            // nothing to emit but the end
-        }
-
-        @Override
         public void cancel() {
-            cancelled = true;
-            Subscription s = upstream;
-            if (s != null) {
-                s.cancel();
-            }
+            cancelUpstream();
             end(SignalType.CANCEL);
         }
 

@@ -3,6 +3,7 @@ package io.usageguard.routing;
 import java.util.Arrays;
 import java.util.function.Function;
 
+import io.usageguard.core.CompletionSubscriber;
 import org.reactivestreams.Subscription;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferUtils;
@@ -27,8 +28,8 @@ final class BodyReader implements CoreSubscriber<DataBuffer>, Subscription {
     private final int maxBytes;
     private final RuntimeException tooLarge;
     private final Function<byte[], Mono<Void>> then;
+    private final Rest rest;
     private Subscription body;
-    private volatile Subscription next;
     private byte[] bytes = EMPTY;
     private int length;
     private volatile boolean done;
@@ -40,6 +41,7 @@ final class BodyReader implements CoreSubscriber<DataBuffer>, Subscription {
         this.maxBytes = maxBytes;
         this.tooLarge = tooLarge;
         this.then = then;
+        this.rest = new Rest(actual);
     }
 
     /**
@@ -121,14 +123,14 @@ final class BodyReader implements CoreSubscriber<DataBuffer>, Subscription {
         if (cancelled) {
             return;
         }
-        Mono<Void> rest;
+        Mono<Void> next;
         try {
-            rest = then.apply(length == bytes.length ? bytes : Arrays.copyOf(bytes, length));
+            next = then.apply(length == bytes.length ? bytes : Arrays.copyOf(bytes, length));
         } catch (Throwable e) {
             actual.onError(Operators.onOperatorError(e, actual.currentContext()));
             return;
         }
-        rest.subscribe(new Rest());
+        next.subscribe(rest);
     }
 
     @Override
@@ -139,34 +141,17 @@ final class BodyReader implements CoreSubscriber<DataBuffer>, Subscription {
     @Override
     public void cancel() {
         cancelled = true;
-        Subscription s = next;
-        if (s != null) {
-            s.cancel();
-        } else if (!done && body != null) {
+        rest.cancel();
+        if (!done && body != null) {
             body.cancel();
         }
     }
 
     /** What comes after the body: its end is the end. */
-    private final class Rest implements CoreSubscriber<Void> {
+    private static final class Rest extends CompletionSubscriber {
 
-        @Override
-        public Context currentContext() {
-            return actual.currentContext();
-        }
-
-        @Override
-        public void onSubscribe(Subscription s) {
-            next = s;
-            if (cancelled) {
-                s.cancel();
-            } else {
-                s.request(Long.MAX_VALUE);
-            }
-        }
-
-        @Override
-        public void onNext(Void unused) {
+        Rest(CoreSubscriber<? super Void> actual) {
+            super(actual);
         }
 
         @Override
@@ -177,6 +162,11 @@ final class BodyReader implements CoreSubscriber<DataBuffer>, Subscription {
         @Override
         public void onComplete() {
             actual.onComplete();
+        }
+
+        @Override
+        public void cancel() {
+            cancelUpstream();
         }
     }
 }
