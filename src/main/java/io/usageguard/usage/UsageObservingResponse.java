@@ -218,11 +218,7 @@ final class UsageObservingResponse extends ServerHttpResponseDecorator {
 
         @Override
         public void onComplete() {
-            List<DataBuffer> all;
-            synchronized (this) {
-                all = parts;
-                parts = null;
-            }
+            List<DataBuffer> all = takeParts();
             if (all == null) {
                 return;
             }
@@ -251,16 +247,19 @@ final class UsageObservingResponse extends ServerHttpResponseDecorator {
 
         /** Gives back the chunks held; false when the body had already ended. */
         private boolean release() {
-            List<DataBuffer> held;
-            synchronized (this) {
-                held = parts;
-                parts = null;
-            }
+            List<DataBuffer> held = takeParts();
             if (held == null) {
                 return false;
             }
             held.forEach(DataBufferUtils::release);
             return true;
+        }
+
+        /** The chunks so far, now no longer held here; null if the body already ended, failed or was cancelled. */
+        private synchronized List<DataBuffer> takeParts() {
+            List<DataBuffer> held = parts;
+            parts = null;
+            return held;
         }
     }
 

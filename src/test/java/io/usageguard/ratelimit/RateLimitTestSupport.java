@@ -90,4 +90,17 @@ final class RateLimitTestSupport {
         }
         return 0;
     }
+
+    /** Waits until {@code store} answers (its connection to Redis is up), with one take of a throwaway bucket. */
+    static void awaitConnected(RedisLimitStore store, String probeKey) {
+        BucketSpec probe = BucketSpec.of(Scope.ACCOUNT, Window.Unit.REQUESTS, new Window[]{Window.RPM}, new Long[]{10L});
+        io.usageguard.testsupport.Http.await(Duration.ofSeconds(20), "store connected", () -> {
+            try {
+                store.consume(probeKey, probe, 1, 1).get(5, java.util.concurrent.TimeUnit.SECONDS);
+                return true;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
 }

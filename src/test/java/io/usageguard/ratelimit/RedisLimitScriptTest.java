@@ -46,15 +46,7 @@ class RedisLimitScriptTest {
         conn = client.connect();
         r = conn.sync();
         store = new RedisLimitStore(client, uri, new ClockTimeMeter(clock), clock, Duration.ofSeconds(30), Duration.ofSeconds(1));
-        BucketSpec probe = spec(Window.Unit.REQUESTS, new Window[]{Window.RPM}, 10L);
-        Http.await(Duration.ofSeconds(20), "store connected", () -> {
-            try {
-                store.consume(prefix + "probe", probe, 1, 1).get(5, TimeUnit.SECONDS);
-                return true;
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        RateLimitTestSupport.awaitConnected(store, prefix + "probe");
     }
 
     @AfterAll

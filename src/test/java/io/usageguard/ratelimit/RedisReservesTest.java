@@ -13,7 +13,6 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
-import io.usageguard.testsupport.Http;
 import io.usageguard.testsupport.MutableClock;
 import io.usageguard.testsupport.PrivateRedis;
 import io.usageguard.usage.TokenUsage;
@@ -74,15 +73,7 @@ class RedisReservesTest {
         RedisLimitStore s = new RedisLimitStore(client, uri, new ClockTimeMeter(clock), clock, Duration.ofSeconds(30),
                 Duration.ofSeconds(1), share, Duration.ofMillis(100));
         stores.add(s);
-        BucketSpec probe = BucketSpec.of(Scope.ACCOUNT, Window.Unit.REQUESTS, new Window[]{Window.RPM}, new Long[]{10L});
-        Http.await(Duration.ofSeconds(20), "store connected", () -> {
-            try {
-                s.consume(prefix + "probe", probe, 1, 1).get(5, TimeUnit.SECONDS);
-                return true;
-            } catch (Exception e) {
-                return false;
-            }
-        });
+        RateLimitTestSupport.awaitConnected(s, prefix + "probe");
         return s;
     }
 
@@ -189,11 +180,7 @@ class RedisReservesTest {
         ResolvedLimits limits = daily(400, 30_000, null);
         String base = base();
         // B serves 50 requests and takes some ahead (at most 200, half the limit)
-        for (int i = 0; i < 50; i++) {
-            Admission x = admit(b, limits, base, 1);
-            assertThat(x.refused()).isFalse();
-            x.finish(new TokenUsage(0, 1, true), true);
-        }
+        serve(b, limits, base, 50);
         flushed(b);
         long heldByB = reserved(b, base + "req");
         assertThat(heldByB).isBetween(1L, 200L);
@@ -206,6 +193,15 @@ class RedisReservesTest {
         flushed(b);
         assertThat(reserved(b, base + "req")).isZero();
         assertThat(untilRefused(a, limits, base)).isEqualTo(heldByB);
+    }
+
+    /** Serves {@code n} requests of 1 token, each of which must be admitted, each reporting 1 token used. */
+    static void serve(RedisLimitStore store, ResolvedLimits limits, String base, int n) throws Exception {
+        for (int i = 0; i < n; i++) {
+            Admission x = admit(store, limits, base, 1);
+            assertThat(x.refused()).isFalse();
+            x.finish(new TokenUsage(0, 1, true), true);
+        }
     }
 
     /** Admits on one replica until Redis refuses and its reserve is empty; how many were admitted. */
@@ -232,11 +228,7 @@ class RedisReservesTest {
         // requests: plenty, taken ahead; tokens: 100 a day, so after 50 used no request of 60
         ResolvedLimits limits = daily(30_000, 100, null);
         String base = base();
-        for (int i = 0; i < 50; i++) {
-            Admission x = admit(store, limits, base, 1);
-            assertThat(x.refused()).isFalse();
-            x.finish(new TokenUsage(0, 1, true), true);
-        }
+        serve(store, limits, base, 50);
         Admission big = admit(store, limits, base, 60);
         assertThat(big.refused()).as("60 tokens of at most 50 left").isTrue();
         assertThat(big.rejection().code()).isEqualTo(io.usageguard.core.ErrorCode.QUOTA_EXCEEDED);
